@@ -1,0 +1,45 @@
+"""ncut_widget: Normalized Cuts on multi-resolution vision features, explored in a linked widget.
+
+The public face is imported lazily so that ``import ncut_widget`` stays cheap and each stage
+(engine, color, features, widget) loads only when it is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_PUBLIC = {
+    "Ncut": "ncut_widget.engine.ncut",
+    "tsne_color": "ncut_widget.color",
+    "umap_color": "ncut_widget.color",
+    "pca_color": "ncut_widget.color",
+    "extract_features": "ncut_widget.features",
+    "MultiResFeatures": "ncut_widget.features",
+    "sample_images": "ncut_widget.features",
+    "NcutWidget": "ncut_widget.widget",
+    "explore": "ncut_widget.widget",
+}
+
+__all__ = sorted(_PUBLIC)
+
+if TYPE_CHECKING:
+    from .color import pca_color, tsne_color, umap_color
+    from .engine.ncut import Ncut
+    from .features import MultiResFeatures, extract_features, sample_images
+    from .widget import NcutWidget, explore
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ncut_widget' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PUBLIC))

@@ -1,0 +1,1 @@
+"""NCUT on a node list ``(N, C)``: no images, no widgets here."""
