@@ -23,7 +23,17 @@ _PUBLIC = {
     "explore": "ncut_widget.widget",
 }
 
-__all__ = sorted(_PUBLIC)
+__all__ = [
+    "MultiResFeatures",
+    "Ncut",
+    "NcutWidget",
+    "explore",
+    "extract_features",
+    "pca_color",
+    "sample_images",
+    "tsne_color",
+    "umap_color",
+]
 
 if TYPE_CHECKING:
     from .color import pca_color, tsne_color, umap_color

@@ -1,0 +1,120 @@
+"""Pictures of a widget for places without a kernel: a self-contained HTML page and a plotly figure."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import state as wire
+
+if TYPE_CHECKING:
+    from .widget import NcutWidget
+
+# Traits the page restores; everything else is derived in the browser.
+_PAGE_TRAITS = ("meta", "selected", "n_eig_view", "threshold", "color_mode", "stage", "progress", "status", "error")
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+body {{ margin: 0; padding: 16px; font-family: system-ui, -apple-system, "Segoe UI", sans-serif;
+  background: var(--jp-layout-color0, #fff); color: var(--jp-ui-font-color1, #1f2328); }}
+@media (prefers-color-scheme: dark) {{ body {{ background: #111418; color: #e6e6e6; }} }}
+{css}
+</style>
+</head>
+<body>
+<div id="ncut-root"></div>
+<script type="application/json" id="ncut-state">{state}</script>
+<script type="module">{js}</script>
+</body>
+</html>
+"""
+
+
+def _inline_safe(text: str) -> str:
+    # An inlined "</script" would end the element early.
+    return text.replace("</script", "<\\/script").replace("</SCRIPT", "<\\/SCRIPT")
+
+
+def page_state(widget: NcutWidget) -> dict[str, Any]:
+    """The traits and base64 payload chunks that the exported page's in-page model serves."""
+    return {
+        "traits": {name: getattr(widget, name) for name in _PAGE_TRAITS},
+        "chunks": [base64.b64encode(chunk).decode("ascii") for chunk in widget.payload_chunks()],
+    }
+
+
+def save_html(widget: NcutWidget, path: str | Path, title: str = "ncut_widget") -> Path:
+    """Write one HTML file holding the bundle, the CSS and the state: no network, works from file://."""
+    from .widget import _bundle
+
+    widget.results  # noqa: B018 - a clear error before results exist
+    state = json.dumps(page_state(widget), separators=(",", ":")).replace("<", "\\u003c")
+    js = _bundle("standalone.js").read_text(encoding="utf-8")
+    css = _bundle("widget.css").read_text(encoding="utf-8")
+    page = _PAGE.format(title=html.escape(title), css=_inline_safe(css), state=state, js=_inline_safe(js))
+    out = Path(path)
+    out.write_text(page, encoding="utf-8")
+    return out
+
+
+def to_plotly(widget: NcutWidget, max_points: int = 50_000) -> Any:
+    """A static plotly figure: 3D embedding on top, then photos and one colormap row per resolution."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    results = widget.results
+    layout = results.layout
+    n_images = len(layout.image_names)
+    n_rows = 1 + len(layout.labels)
+    colors = results.rgb
+    if widget.color_mode == "similarity" and widget.selected:
+        colors = _heat(widget.similarity())
+    per_node = (np.clip(colors, 0, 1) * 255).astype(np.uint8)
+
+    specs = [[{"type": "scene", "colspan": n_images}] + [None] * (n_images - 1)]
+    specs += [[{"type": "image"}] * n_images for _ in range(n_rows)]
+    fig = make_subplots(
+        rows=n_rows + 1, cols=n_images, specs=specs, row_heights=[0.4] + [0.6 / n_rows] * n_rows,
+        vertical_spacing=0.02, horizontal_spacing=0.01,
+    )
+    step = max(1, len(results.X_3d) // max_points)
+    xyz = results.X_3d[::step]
+    fig.add_trace(
+        go.Scatter3d(
+            x=xyz[:, 0], y=xyz[:, 1], z=xyz[:, 2], mode="markers",
+            marker={"size": 2, "color": [f"rgb({r},{g},{b})" for r, g, b in per_node[::step]]},
+            hoverinfo="skip", showlegend=False,
+        ),
+        row=1, col=1,
+    )
+    grids = results.split(per_node)
+    for i, image in enumerate(results.images):
+        thumb = image.convert("RGB")
+        thumb.thumbnail((wire.THUMBNAIL_SIDE, wire.THUMBNAIL_SIDE))
+        fig.add_trace(go.Image(z=np.asarray(thumb), name=layout.image_names[i]), row=2, col=i + 1)
+        for r, grid in enumerate(grids):
+            fig.add_trace(go.Image(z=np.asarray(grid[i]), name=f"{layout.image_names[i]} @ {layout.labels[r]}"),
+                          row=3 + r, col=i + 1)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.update_layout(height=300 + 180 * n_rows, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+                      title="NCUT eigen-embedding and colormaps (rows: photos, " + ", ".join(layout.labels) + ")")
+    return fig
+
+
+def _heat(sim: np.ndarray) -> np.ndarray:
+    """Similarity in [-1, 1] -> a dark-to-bright heat color, ``(N, 3)`` in [0, 1]."""
+    t = np.clip((sim + 1.0) / 2.0, 0.0, 1.0)[:, None]
+    cold = np.array([0.05, 0.05, 0.2])
+    hot = np.array([1.0, 0.85, 0.2])
+    return (cold + (hot - cold) * t).astype(np.float32)

@@ -1,0 +1,194 @@
+"""Results -> compact binary widget state (quantized, laid out per docs/wire-format.md) and back.
+
+Pure numpy + PIL: no widget, no torch graph. The browser decodes the same layout in js/codecs.js,
+and :func:`similarity` here computes the very numbers js/similarity.js shows.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+# Per node: 6 (positions) + 3 (colors) + k (eigenvectors) bytes; k <= 30 keeps it under 40.
+MAX_WIRE_EIGVECS = 30
+# Comm messages stay well below Jupyter's 10 MB websocket limit.
+CHUNK_BYTES = 8 * 1024 * 1024
+THUMBNAIL_SIDE = 320
+_ALIGN = 8
+
+
+@dataclass(frozen=True)
+class GridLayout:
+    """How nodes map to images: one entry per resolution, in node order."""
+
+    labels: Sequence[str]
+    grid_shapes: Sequence[tuple[int, int]]
+    offsets: Sequence[int]
+    image_names: Sequence[str]
+    image_sizes: Sequence[tuple[int, int]]  # (width, height) of the originals
+
+    @property
+    def n_nodes(self) -> int:
+        h, w = self.grid_shapes[-1]
+        return int(self.offsets[-1]) + len(self.image_names) * h * w
+
+
+@dataclass(frozen=True)
+class EncodedState:
+    """The widget's binary payload and the ``meta`` dict that describes it."""
+
+    meta: dict[str, Any]
+    payload: bytes
+
+    def chunks(self, max_bytes: int = CHUNK_BYTES) -> list[bytes]:
+        """The payload cut into consecutive slices of at most ``max_bytes`` bytes."""
+        size = len(self.payload)
+        return [self.payload[i : i + max_bytes] for i in range(0, max(size, 1), max_bytes)]
+
+
+def _quantize_positions(X_3d: np.ndarray) -> tuple[np.ndarray, list[float], list[float]]:
+    lo = X_3d.min(axis=0)
+    hi = X_3d.max(axis=0)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    q = np.rint((X_3d - lo) / span * 65535.0).clip(0, 65535).astype("<u2")
+    return q, [float(v) for v in lo], [float(v) for v in lo + span]
+
+
+def quantize_eigvecs(eigvecs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column int8 quantization: ``v ≈ q * scale``. Returns ``(q (N, k) int8, scale (k,) float32)``."""
+    peak = np.abs(eigvecs).max(axis=0)
+    scale = np.where(peak > 0, peak / 127.0, 1.0).astype(np.float32)
+    q = np.rint(eigvecs / scale).clip(-127, 127).astype(np.int8)
+    return q, scale
+
+
+def dequantize_eigvecs(q: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`quantize_eigvecs`: ``(N, k)`` float32."""
+    return q.astype(np.float32) * scale.astype(np.float32)[None, :]
+
+
+def _thumbnail_bytes(image: Image.Image) -> bytes:
+    thumb = image.convert("RGB")
+    thumb.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    thumb.save(out, format="JPEG", quality=85)
+    return out.getvalue()
+
+
+class _Packer:
+    """Appends 8-byte-aligned sections so every typed-array view in the browser is aligned."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+        self.size = 0
+
+    def add(self, data: bytes) -> int:
+        pad = (-self.size) % _ALIGN
+        if pad:
+            self._parts.append(b"\0" * pad)
+            self.size += pad
+        offset = self.size
+        self._parts.append(data)
+        self.size += len(data)
+        return offset
+
+    def bytes(self) -> bytes:
+        return b"".join(self._parts)
+
+
+def encode_state(
+    layout: GridLayout,
+    eigvecs: np.ndarray,
+    X_3d: np.ndarray,
+    rgb: np.ndarray,
+    images: Sequence[Image.Image] | None,
+    *,
+    version: int,
+    max_eigvecs: int = MAX_WIRE_EIGVECS,
+) -> EncodedState:
+    """Quantize and lay out one result for the browser.
+
+    Args:
+        layout: node ↔ image mapping.
+        eigvecs: ``(N, n_eig)`` float; the first ``min(n_eig, max_eigvecs)`` columns are sent as int8.
+        X_3d: ``(N, 3)`` float; sent as uint16 within its bounding box.
+        rgb: ``(N, 3)`` float in [0, 1]; sent as uint8.
+        images: the originals (one per image) for thumbnails, or ``None``.
+        version: identifies this payload; the browser drops partial payloads of older versions.
+    """
+    n = layout.n_nodes
+    k = min(eigvecs.shape[1], max_eigvecs)
+    positions, pos_min, pos_max = _quantize_positions(np.asarray(X_3d, dtype=np.float64))
+    colors = np.rint(np.clip(rgb, 0.0, 1.0) * 255.0).astype(np.uint8)
+    eig_q, eig_scale = quantize_eigvecs(np.asarray(eigvecs[:, :k], dtype=np.float32))
+
+    packer = _Packer()
+    arrays = {
+        "positions": {"offset": packer.add(positions.tobytes()), "dtype": "uint16", "shape": [n, 3]},
+        "colors": {"offset": packer.add(colors.tobytes()), "dtype": "uint8", "shape": [n, 3]},
+        "eigvecs": {"offset": packer.add(eig_q.tobytes()), "dtype": "int8", "shape": [n, k]},
+    }
+    thumbnails = []
+    for image in images or []:
+        data = _thumbnail_bytes(image)
+        thumbnails.append({"offset": packer.add(data), "length": len(data), "mime": "image/jpeg"})
+    payload = packer.bytes()
+    meta = {
+        "version": int(version),
+        "n_nodes": n,
+        "k": k,
+        "n_eig": int(eigvecs.shape[1]),
+        "total_bytes": len(payload),
+        "n_chunks": max(1, -(-len(payload) // CHUNK_BYTES)),
+        "images": [
+            {"name": name, "width": int(w), "height": int(h)}
+            for name, (w, h) in zip(layout.image_names, layout.image_sizes, strict=True)
+        ],
+        "resolutions": [
+            {"label": label, "h": int(h), "w": int(w), "offset": int(off)}
+            for label, (h, w), off in zip(layout.labels, layout.grid_shapes, layout.offsets, strict=True)
+        ],
+        "pos_min": pos_min,
+        "pos_max": pos_max,
+        "eig_scale": [float(s) for s in eig_scale],
+        "arrays": arrays,
+        "thumbnails": thumbnails,
+    }
+    return EncodedState(meta=meta, payload=payload)
+
+
+def decode_eigvecs(state: EncodedState) -> np.ndarray:
+    """The eigenvectors exactly as the browser sees them: ``(N, k)`` float32."""
+    spec = state.meta["arrays"]["eigvecs"]
+    n, k = spec["shape"]
+    q = np.frombuffer(state.payload, dtype=np.int8, count=n * k, offset=spec["offset"]).reshape(n, k)
+    return dequantize_eigvecs(q, np.asarray(state.meta["eig_scale"], dtype=np.float32))
+
+
+def similarity(eig: np.ndarray, selected: Sequence[int], n_eig_view: int) -> np.ndarray:
+    """Cosine of every node to the mean direction of the selected nodes, in the first ``n_eig_view`` columns.
+
+    Args:
+        eig: ``(N, k)`` float32 eigenvectors as sent (see :func:`decode_eigvecs`).
+        selected: node ids; empty gives zeros.
+        n_eig_view: leading columns used, clipped to ``[1, k]``.
+
+    Returns:
+        ``(N,)`` float32 in [-1, 1]; the same numbers the browser shows.
+    """
+    n_view = int(min(max(n_eig_view, 1), eig.shape[1]))
+    q = eig[:, :n_view].astype(np.float32)
+    norms = np.linalg.norm(q, axis=1, keepdims=True)
+    unit = np.divide(q, norms, out=np.zeros_like(q), where=norms > 0)
+    if len(selected) == 0:
+        return np.zeros(eig.shape[0], dtype=np.float32)
+    center = unit[np.asarray(selected, dtype=np.int64)].mean(axis=0)
+    length = float(np.linalg.norm(center))
+    if length == 0.0:
+        return np.zeros(eig.shape[0], dtype=np.float32)
+    return (unit @ (center / length)).astype(np.float32)
