@@ -43,8 +43,14 @@ browser-deps:
 	  else echo "chromium is missing: install it (apt-get install chromium) for the browser tests"; fi; \
 	fi
 
+# NO_LAB=1 stops after writing demo.html (no JupyterLab).
 demo: setup
 	$(VENV)/bin/ncut-widget demo --out demo.html $(DEMO_ARGS)
+	@if [ -z "$(NO_LAB)" ]; then \
+	  echo "Starting JupyterLab on examples/ (Ctrl-C to stop)"; \
+	  $(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --notebook-dir=examples \
+	    $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) $(LAB_ARGS); \
+	fi
 
 test: setup browser-deps test-js test-py
 
