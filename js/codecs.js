@@ -1,0 +1,109 @@
+// Decoding of the binary widget payload described in docs/wire-format.md. Pure: no DOM, no model.
+
+/**
+ * A Uint8Array over exactly the bytes of a buffer handed over by anywidget or the page.
+ * Views (DataView, typed arrays) may sit at a non-zero byteOffset inside a larger ArrayBuffer,
+ * so their window is kept rather than their whole backing buffer.
+ * @param {ArrayBuffer|ArrayBufferView} buf
+ * @returns {Uint8Array}
+ */
+export function asBytes(buf) {
+  if (buf instanceof ArrayBuffer) return new Uint8Array(buf);
+  if (ArrayBuffer.isView(buf)) return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  throw new TypeError(`expected an ArrayBuffer or a view, got ${Object.prototype.toString.call(buf)}`);
+}
+
+/**
+ * Concatenates payload slices into one fresh, 8-byte-aligned ArrayBuffer (typed arrays are then
+ * created on it at the offsets meta.arrays gives, which are multiples of 8).
+ * @param {Array<ArrayBuffer|ArrayBufferView>} chunks in order
+ * @returns {ArrayBuffer}
+ */
+export function concatChunks(chunks) {
+  const parts = chunks.map(asBytes);
+  const total = parts.reduce((n, p) => n + p.byteLength, 0);
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out.buffer;
+}
+
+/**
+ * Decodes a base64 string (the exported page inlines chunks this way) into bytes.
+ * @param {string} b64
+ * @returns {Uint8Array}
+ */
+export function base64ToBytes(b64) {
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+const CTORS = { uint16: Uint16Array, uint8: Uint8Array, int8: Int8Array, float32: Float32Array };
+
+function view(buffer, spec, name) {
+  if (!spec) throw new Error(`meta.arrays.${name} is missing`);
+  const Ctor = CTORS[spec.dtype];
+  if (!Ctor) throw new Error(`meta.arrays.${name}: unsupported dtype ${spec.dtype}`);
+  const length = spec.shape.reduce((a, b) => a * b, 1);
+  const end = spec.offset + length * Ctor.BYTES_PER_ELEMENT;
+  if (end > buffer.byteLength) {
+    throw new Error(`meta.arrays.${name} ends at byte ${end} but the payload has ${buffer.byteLength}`);
+  }
+  return new Ctor(buffer, spec.offset, length);
+}
+
+/**
+ * Dequantizes uint16 positions: p = pos_min + q / 65535 * (pos_max - pos_min).
+ * @param {Uint16Array} q N*3
+ * @param {number[]} lo pos_min
+ * @param {number[]} hi pos_max
+ * @returns {Float32Array} N*3
+ */
+export function dequantizePositions(q, lo, hi) {
+  const out = new Float32Array(q.length);
+  const s = [0, 1, 2].map((j) => (hi[j] - lo[j]) / 65535);
+  for (let i = 0; i < q.length; i += 3) {
+    out[i] = lo[0] + q[i] * s[0];
+    out[i + 1] = lo[1] + q[i + 1] * s[1];
+    out[i + 2] = lo[2] + q[i + 2] * s[2];
+  }
+  return out;
+}
+
+/**
+ * Decodes a complete payload against its meta.
+ * @param {object} meta the `meta` trait
+ * @param {ArrayBuffer} buffer the reassembled payload
+ * @returns {{meta: object, nNodes: number, k: number, positions: Float32Array, colors: Uint8Array,
+ *   eigvecs: Int8Array, eigScale: Float32Array, thumbnails: Blob[]}}
+ */
+export function decodePayload(meta, buffer) {
+  if (buffer.byteLength !== meta.total_bytes) {
+    throw new Error(`payload has ${buffer.byteLength} bytes, meta.total_bytes says ${meta.total_bytes}`);
+  }
+  const { n_nodes: nNodes, k } = meta;
+  const positions = view(buffer, meta.arrays.positions, "positions");
+  const colors = view(buffer, meta.arrays.colors, "colors");
+  const eigvecs = view(buffer, meta.arrays.eigvecs, "eigvecs");
+  if (positions.length !== nNodes * 3 || colors.length !== nNodes * 3 || eigvecs.length !== nNodes * k) {
+    throw new Error("meta.arrays shapes disagree with n_nodes / k");
+  }
+  const thumbnails = (meta.thumbnails || []).map(
+    (t) => new Blob([new Uint8Array(buffer, t.offset, t.length)], { type: t.mime }),
+  );
+  return {
+    meta,
+    nNodes,
+    k,
+    positions: dequantizePositions(positions, meta.pos_min, meta.pos_max),
+    colors,
+    eigvecs,
+    eigScale: Float32Array.from(meta.eig_scale),
+    thumbnails,
+  };
+}

@@ -1,0 +1,147 @@
+// The toolbar (eigenvectors, threshold, color mode, blend, clear, reset) and the status bar
+// (progress of the Python job, selection summary, heatmap legend).
+import { HEAT_MAX, HEAT_MIN, heatGradientCss } from "./colormap.js";
+
+function h(tag, props = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (k === "class") el.className = v;
+    else if (k in el) el[k] = v;
+    else el.setAttribute(k, v);
+  }
+  el.append(...children);
+  return el;
+}
+
+function slider(label, min, max, step) {
+  const id = `ncut-${label.toLowerCase().replace(/\W+/g, "-")}-${Math.random().toString(36).slice(2, 8)}`;
+  const input = h("input", { type: "range", min, max, step, id });
+  const output = h("output", { class: "ncut-value", htmlFor: id });
+  const wrap = h("div", { class: "ncut-field" }, h("label", { htmlFor: id }, label), input, output);
+  return { wrap, input, output };
+}
+
+const fmt = new Intl.NumberFormat("en-US");
+
+/**
+ * Builds the controls into `toolbar` and `statusbar` and binds them to the store and the model's
+ * progress traits (stage, progress, status, error).
+ * @param {ReturnType<import("./store.js").createStore>} store
+ * @param {object} model anywidget model
+ * @param {HTMLElement} toolbar
+ * @param {HTMLElement} statusbar
+ * @returns {() => void} teardown
+ */
+export function createControls(store, model, toolbar, statusbar) {
+  const eig = slider("Eigenvectors", 1, 1, 1);
+  const thr = slider("Threshold", -1, 1, 0.01);
+  const modeRgb = h("button", { type: "button", class: "ncut-seg", textContent: "RGB" });
+  const modeSim = h("button", { type: "button", class: "ncut-seg", textContent: "Similarity" });
+  const mode = h("div", { class: "ncut-segmented", role: "group", "aria-label": "Color mode" }, modeRgb, modeSim);
+  const blend = h("input", { type: "checkbox" });
+  const blendLabel = h("label", { class: "ncut-check" }, blend, "Blend photo");
+  const clear = h("button", { type: "button", class: "ncut-btn", textContent: "Clear", title: "Clear the selection (Esc)" });
+  const reset = h("button", { type: "button", class: "ncut-btn", textContent: "Reset view", title: "Reset the 3D camera" });
+  toolbar.append(eig.wrap, thr.wrap, mode, blendLabel, h("span", { class: "ncut-spacer" }), clear, reset);
+
+  const stage = h("span", { class: "ncut-stage" });
+  const bar = h("progress", { class: "ncut-progress", max: 1 });
+  const statusText = h("span", { class: "ncut-status-text" });
+  const error = h("span", { class: "ncut-error", role: "alert" });
+  const status = h("div", { class: "ncut-status", "aria-live": "polite" }, stage, bar, statusText, error);
+  const summary = h("span", { class: "ncut-summary" });
+  const marker = h("span", { class: "ncut-legend-marker" });
+  const ramp = h("span", { class: "ncut-legend-ramp" }, marker);
+  ramp.style.background = heatGradientCss();
+  const legend = h(
+    "div",
+    { class: "ncut-legend", "aria-label": "Similarity heatmap legend" },
+    h("span", { textContent: String(HEAT_MIN) }),
+    ramp,
+    h("span", { textContent: String(HEAT_MAX) }),
+  );
+  statusbar.append(status, summary, legend);
+
+  function syncValues() {
+    const k = store.data ? store.data.k : store.meta.k || 1;
+    eig.input.max = String(k);
+    eig.input.value = String(store.nEig);
+    eig.output.value = `${store.nEig} / ${k}`;
+    eig.input.disabled = !store.data;
+    thr.input.value = String(store.threshold);
+    thr.output.value = store.threshold.toFixed(2);
+    const sim = store.colorMode === "similarity";
+    modeRgb.setAttribute("aria-pressed", String(!sim));
+    modeSim.setAttribute("aria-pressed", String(sim));
+    blend.checked = store.blend;
+    clear.disabled = store.selected.length === 0;
+    reset.disabled = !store.data;
+  }
+
+  function syncSummary() {
+    const legendOn = !!store.sim;
+    legend.style.visibility = legendOn ? "visible" : "hidden";
+    const t = Math.min(1, Math.max(0, (store.threshold - HEAT_MIN) / (HEAT_MAX - HEAT_MIN)));
+    marker.style.left = `${t * 100}%`;
+    if (!store.data) {
+      summary.textContent = "";
+      return;
+    }
+    const n = store.data.nNodes;
+    if (!store.sim) {
+      summary.textContent = `${fmt.format(n)} nodes · click a point or a patch`;
+      return;
+    }
+    let hi = 0;
+    const thr = store.threshold;
+    for (let i = 0; i < n; i++) if (store.sim[i] >= thr) hi++;
+    const sel = store.selected.length;
+    summary.textContent = `${sel} selected · ${fmt.format(hi)} of ${fmt.format(n)} nodes ≥ ${thr.toFixed(2)}`;
+  }
+
+  function syncStatus() {
+    const err = String(model.get("error") || "");
+    const p = Number(model.get("progress") || 0);
+    const st = String(model.get("stage") || "");
+    const running = !err && st !== "" && st !== "done" && p < 1;
+    stage.textContent = st && st !== "done" ? st : "";
+    bar.hidden = !running;
+    bar.value = p;
+    statusText.textContent = String(model.get("status") || "");
+    error.textContent = err;
+  }
+
+  function syncAll() {
+    syncValues();
+    syncSummary();
+  }
+
+  const listen = (el, ev, fn) => {
+    el.addEventListener(ev, fn);
+    return () => el.removeEventListener(ev, fn);
+  };
+  const cleanups = [
+    listen(eig.input, "input", () => store.setTrait("n_eig_view", Number(eig.input.value))),
+    listen(thr.input, "input", () => store.setTrait("threshold", Number(thr.input.value))),
+    listen(modeRgb, "click", () => store.setTrait("color_mode", "rgb")),
+    listen(modeSim, "click", () => store.setTrait("color_mode", "similarity")),
+    listen(blend, "change", () => store.setBlend(blend.checked)),
+    listen(clear, "click", () => store.clear()),
+    listen(reset, "click", () => store.resetView()),
+    store.on("meta", syncAll),
+    store.on("data", syncAll),
+    store.on("similarity", syncAll),
+    store.on("style", syncAll),
+  ];
+  const traits = ["change:stage", "change:progress", "change:status", "change:error"];
+  traits.forEach((t) => model.on(t, syncStatus));
+  syncAll();
+  syncStatus();
+
+  return () => {
+    cleanups.forEach((off) => off());
+    traits.forEach((t) => model.off(t, syncStatus));
+    toolbar.replaceChildren();
+    statusbar.replaceChildren();
+  };
+}

@@ -1,0 +1,277 @@
+// The figure of the seed tutorial, live: a row of photos, then one row of colormaps per resolution,
+// one column per image. Colormaps are drawn crisp at their patch grid; clicking a patch selects its
+// node, and a selection turns every cell into a similarity view.
+import { HEAT_LUT, heatIndex, heatT } from "./colormap.js";
+import { finestResolution, nodeId, nodeInfo } from "./layout.js";
+
+const PHOTO = -1;
+const MIN_CELL = 56;
+const MAX_CELL = 200;
+const DIM = 0.78; // how far non-highlighted patches fade toward the background in "rgb" mode
+
+/** @param {string} css an rgb()/rgba() color as getComputedStyle gives it */
+function parseRgb(css) {
+  const m = /rgba?\(\s*([\d.]+)[,\s]+([\d.]+)[,\s]+([\d.]+)/.exec(css || "");
+  return m ? [+m[1], +m[2], +m[3]] : [255, 255, 255];
+}
+
+/**
+ * Fills an h*w RGBA buffer with the colors one resolution of one image shows.
+ * @param {Uint8ClampedArray} px output, h*w*4
+ * @param {object} store
+ * @param {object} res a meta.resolutions entry
+ * @param {number} image
+ * @param {number[]} bg background RGB the dimmed patches fade toward
+ */
+function paintPatches(px, store, res, image, bg) {
+  const { colors } = store.data;
+  const sim = store.sim;
+  const heat = sim && store.colorMode === "similarity";
+  const threshold = store.threshold;
+  const start = nodeId(res, image, 0, 0);
+  const count = res.h * res.w;
+  for (let p = 0; p < count; p++) {
+    const node = start + p;
+    let r, g, b;
+    if (heat) {
+      const o = heatIndex(sim[node]) * 3;
+      r = HEAT_LUT[o];
+      g = HEAT_LUT[o + 1];
+      b = HEAT_LUT[o + 2];
+    } else {
+      r = colors[node * 3];
+      g = colors[node * 3 + 1];
+      b = colors[node * 3 + 2];
+      if (sim && sim[node] < threshold) {
+        r += (bg[0] - r) * DIM;
+        g += (bg[1] - g) * DIM;
+        b += (bg[2] - b) * DIM;
+      }
+    }
+    px[p * 4] = r;
+    px[p * 4 + 1] = g;
+    px[p * 4 + 2] = b;
+    px[p * 4 + 3] = 255;
+  }
+}
+
+/** Heat overlay for a photo: transparent where dissimilar, opaque where highlighted. */
+function paintOverlay(px, store, res, image) {
+  const sim = store.sim;
+  const threshold = store.threshold;
+  const start = nodeId(res, image, 0, 0);
+  const count = res.h * res.w;
+  for (let p = 0; p < count; p++) {
+    const s = sim[start + p];
+    const o = heatIndex(s) * 3;
+    px[p * 4] = HEAT_LUT[o];
+    px[p * 4 + 1] = HEAT_LUT[o + 1];
+    px[p * 4 + 2] = HEAT_LUT[o + 2];
+    px[p * 4 + 3] = s >= threshold ? 180 : 90 * heatT(s);
+  }
+}
+
+function markPatch(ctx, x, y, w, h) {
+  ctx.lineWidth = 3;
+  ctx.strokeStyle = "rgba(0,0,0,0.85)";
+  ctx.strokeRect(x, y, w, h);
+  ctx.lineWidth = 1.5;
+  ctx.strokeStyle = "#fff";
+  ctx.strokeRect(x, y, w, h);
+}
+
+/**
+ * Mounts the image grid into `container` and keeps it in sync with the store.
+ * @param {ReturnType<import("./store.js").createStore>} store
+ * @param {HTMLElement} container scrollable element the grid fills
+ * @returns {() => void} teardown
+ */
+export function createImageGrid(store, container) {
+  const grid = document.createElement("div");
+  grid.className = "ncut-grid";
+  const message = document.createElement("div");
+  message.className = "ncut-placeholder";
+  container.append(message, grid);
+
+  let cells = []; // {canvas, res, image}
+  let photos = []; // ImageBitmap | null per image
+  let scratch = []; // per resolution: an h×w canvas holding the patch colors
+  let builtFor = null; // the meta the DOM was built for
+  let frame = 0;
+  let generation = 0;
+
+  function layoutMeta() {
+    return store.data ? store.data.meta : store.meta;
+  }
+
+  function build() {
+    const meta = layoutMeta();
+    if (meta === builtFor) return;
+    builtFor = meta;
+    grid.replaceChildren();
+    cells = [];
+    const ready = !!(meta.images && meta.resolutions);
+    message.hidden = ready;
+    message.textContent = store.decodeError ? `Could not decode the results: ${store.decodeError}` : "Waiting for results…";
+    if (!ready) return;
+    grid.style.gridTemplateColumns = `auto repeat(${meta.images.length}, var(--ncut-cell-w, 120px))`;
+    const rows = [
+      { res: PHOTO, label: "image" },
+      ...meta.resolutions.map((r, i) => ({ res: i, label: String(r.label) })),
+    ];
+    grid.append(document.createElement("span"));
+    for (const img of meta.images) {
+      const name = document.createElement("div");
+      name.className = "ncut-colname";
+      name.textContent = img.name;
+      name.title = img.name;
+      grid.append(name);
+    }
+    for (const row of rows) {
+      const label = document.createElement("div");
+      label.className = "ncut-rowlabel";
+      label.textContent = row.label;
+      grid.append(label);
+      meta.images.forEach((img, image) => {
+        const canvas = document.createElement("canvas");
+        canvas.className = store.data ? "ncut-cell" : "ncut-cell ncut-loading";
+        const aspect = Math.min(2, Math.max(0.5, (img.width || 1) / (img.height || 1)));
+        canvas.style.aspectRatio = String(aspect);
+        canvas.title = `${img.name} · ${row.res === PHOTO ? "photo" : row.label}`;
+        grid.append(canvas);
+        cells.push({ canvas, res: row.res, image });
+      });
+    }
+    sizeCells();
+  }
+
+  function loadPhotos() {
+    const gen = ++generation;
+    photos = [];
+    scratch = [];
+    if (!store.data) return;
+    scratch = store.data.meta.resolutions.map((r) => {
+      const c = document.createElement("canvas");
+      c.width = r.w;
+      c.height = r.h;
+      return c;
+    });
+    store.data.thumbnails.forEach((blob, i) => {
+      // An <img> rather than createImageBitmap: it decodes every format the browser shows (SVG too).
+      const url = URL.createObjectURL(blob);
+      const img = new Image();
+      img.src = url;
+      img
+        .decode()
+        .then(() => {
+          if (gen !== generation) return;
+          photos[i] = img;
+          requestDraw();
+        })
+        .catch((err) => console.warn(`ncut_widget: thumbnail ${i} did not decode`, err))
+        .finally(() => URL.revokeObjectURL(url));
+    });
+  }
+
+  function sizeCells() {
+    const meta = builtFor;
+    if (!meta || !meta.images) return;
+    const n = meta.images.length;
+    const avail = container.clientWidth - 48 - 8 * (n + 1);
+    const w = Math.floor(Math.min(MAX_CELL, Math.max(MIN_CELL, avail / n)));
+    grid.style.setProperty("--ncut-cell-w", `${w}px`);
+    requestDraw();
+  }
+
+  function requestDraw() {
+    if (!frame) frame = requestAnimationFrame(draw);
+  }
+
+  function draw() {
+    frame = 0;
+    if (!store.data) return;
+    const meta = store.data.meta;
+    const bg = parseRgb(getComputedStyle(container).backgroundColor);
+    const finest = finestResolution(meta);
+    const dpr = window.devicePixelRatio || 1;
+    for (const cell of cells) {
+      const { canvas, res, image } = cell;
+      const cw = Math.max(1, Math.round(canvas.clientWidth * dpr));
+      const ch = Math.max(1, Math.round(canvas.clientHeight * dpr));
+      if (canvas.width !== cw || canvas.height !== ch) {
+        canvas.width = cw;
+        canvas.height = ch;
+      }
+      const ctx = canvas.getContext("2d");
+      ctx.clearRect(0, 0, cw, ch);
+      const photo = photos[image];
+      if (res === PHOTO || store.blend) {
+        ctx.imageSmoothingEnabled = true;
+        if (photo) ctx.drawImage(photo, 0, 0, cw, ch);
+      }
+      const r = meta.resolutions[res === PHOTO ? finest : res];
+      const small = scratch[res === PHOTO ? finest : res];
+      const sctx = small.getContext("2d");
+      const img = sctx.createImageData(r.w, r.h);
+      if (res === PHOTO) {
+        if (store.sim) {
+          paintOverlay(img.data, store, r, image);
+          sctx.putImageData(img, 0, 0);
+          ctx.imageSmoothingEnabled = true;
+          ctx.drawImage(small, 0, 0, cw, ch);
+        }
+      } else {
+        paintPatches(img.data, store, r, image, bg);
+        sctx.putImageData(img, 0, 0);
+        ctx.imageSmoothingEnabled = false;
+        ctx.globalAlpha = store.blend && photo ? 0.6 : 1;
+        ctx.drawImage(small, 0, 0, cw, ch);
+        ctx.globalAlpha = 1;
+      }
+      for (const node of store.selected) {
+        const info = nodeInfo(meta, node);
+        if (!info || info.image !== image || (res !== PHOTO && info.res !== res)) continue;
+        const rr = meta.resolutions[info.res];
+        markPatch(ctx, (info.col / rr.w) * cw, (info.row / rr.h) * ch, cw / rr.w, ch / rr.h);
+      }
+    }
+  }
+
+  function onClick(e) {
+    const cell = cells.find((c) => c.canvas === e.target);
+    if (!cell || !store.data) return;
+    const meta = store.data.meta;
+    const r = meta.resolutions[cell.res === PHOTO ? finestResolution(meta) : cell.res];
+    const rect = cell.canvas.getBoundingClientRect();
+    const col = Math.min(r.w - 1, Math.max(0, Math.floor(((e.clientX - rect.left) / rect.width) * r.w)));
+    const row = Math.min(r.h - 1, Math.max(0, Math.floor(((e.clientY - rect.top) / rect.height) * r.h)));
+    store.pick(nodeId(r, cell.image, row, col), e.shiftKey);
+  }
+
+  function onData() {
+    builtFor = null;
+    build();
+    loadPhotos();
+    requestDraw();
+  }
+
+  grid.addEventListener("click", onClick);
+  const resizeObserver = new ResizeObserver(sizeCells);
+  resizeObserver.observe(container);
+  const unsubscribe = [
+    store.on("meta", build),
+    store.on("data", onData),
+    store.on("similarity", requestDraw),
+    store.on("style", requestDraw),
+  ];
+  onData();
+
+  return () => {
+    unsubscribe.forEach((off) => off());
+    resizeObserver.disconnect();
+    cancelAnimationFrame(frame);
+    grid.removeEventListener("click", onClick);
+    generation++;
+    container.replaceChildren();
+  };
+}

@@ -1,0 +1,169 @@
+// One store per model: receives the chunked payload, decodes it once, mirrors the small traits and
+// computes similarity, so every view of the model (3D, grid, controls, in any number of displays)
+// reads the same state and stays linked.
+import { concatChunks, decodePayload } from "./codecs.js";
+import { createSimilarity } from "./similarity.js";
+
+/**
+ * Creates the store for an anywidget model and asks Python for the payload.
+ *
+ * Events (`store.on(name, fn)` returns an unsubscribe function):
+ * - "meta": the meta trait changed (the layout is known before its payload arrives)
+ * - "data": the decoded payload changed (`store.data`, or null with `store.decodeError`)
+ * - "similarity": selection or n_eig_view changed (`store.selected`, `store.sim`)
+ * - "style": threshold, color_mode or blend changed
+ * - "reset": a view asked the 3D camera to go back to its initial pose
+ * @param {object} model anywidget model (get, set, on, off, save_changes, send)
+ */
+export function createStore(model) {
+  const listeners = new Map();
+  let pending = null; // {version, count, parts}
+  let engine = null;
+  let simBuffer = null;
+
+  const store = {
+    /** @type {ReturnType<typeof decodePayload> | null} */
+    data: null,
+    decodeError: "",
+    /** selected node ids, validated against the data */
+    selected: [],
+    /** Float32Array(N) while a selection exists, else null */
+    sim: null,
+    blend: false,
+
+    get meta() {
+      return model.get("meta") || {};
+    },
+    get threshold() {
+      return Number(model.get("threshold") ?? 0.5);
+    },
+    get colorMode() {
+      return model.get("color_mode") === "similarity" ? "similarity" : "rgb";
+    },
+    /** n_eig_view clamped to 1..k */
+    get nEig() {
+      const k = store.data ? store.data.k : store.meta.k || 1;
+      const n = Number(model.get("n_eig_view")) || k;
+      return Math.max(1, Math.min(k, Math.round(n)));
+    },
+
+    on(name, fn) {
+      if (!listeners.has(name)) listeners.set(name, new Set());
+      listeners.get(name).add(fn);
+      return () => listeners.get(name)?.delete(fn);
+    },
+
+    /**
+     * Selects a node; with `additive` toggles it in the current selection instead.
+     * @param {number} node
+     * @param {boolean} [additive]
+     */
+    pick(node, additive = false) {
+      let next;
+      if (!additive) next = [node];
+      else if (store.selected.includes(node)) next = store.selected.filter((s) => s !== node);
+      else next = [...store.selected, node];
+      store.setTrait("selected", next);
+    },
+
+    clear() {
+      if (store.selected.length || (model.get("selected") || []).length) store.setTrait("selected", []);
+    },
+
+    /** Writes a synced trait; the model's change event then updates every view. */
+    setTrait(name, value) {
+      model.set(name, value);
+      model.save_changes();
+    },
+
+    setBlend(on) {
+      store.blend = !!on;
+      emit("style");
+    },
+
+    resetView() {
+      emit("reset");
+    },
+
+    destroy() {
+      for (const [name, fn] of handlers) model.off(name, fn);
+      listeners.clear();
+      pending = null;
+    },
+  };
+
+  function emit(name) {
+    for (const fn of [...(listeners.get(name) || [])]) fn(store);
+  }
+
+  function tryDecode() {
+    const meta = store.meta;
+    if (meta.version === undefined) {
+      if (store.data) {
+        store.data = null;
+        engine = null;
+        emit("data");
+      }
+      return;
+    }
+    // Chunks may arrive before or after their meta; decode once both agree on the version.
+    if (!pending || pending.version !== meta.version || pending.received < pending.count) return;
+    const parts = pending.parts;
+    pending = null;
+    try {
+      store.data = decodePayload(meta, concatChunks(parts));
+      store.decodeError = "";
+    } catch (err) {
+      console.error("ncut_widget: could not decode the payload", err);
+      store.data = null;
+      store.decodeError = String(err.message || err);
+    }
+    engine = store.data ? createSimilarity(store.data.eigvecs, store.data.eigScale, store.data.k) : null;
+    simBuffer = store.data ? new Float32Array(store.data.nNodes) : null;
+    emit("data");
+    updateSimilarity();
+  }
+
+  function onMessage(msg, buffers) {
+    if (!msg || msg.type !== "data") return;
+    const { version, index, count } = msg;
+    if (pending && version < pending.version) return;
+    if (!pending || version > pending.version) {
+      pending = { version, count, parts: new Array(count), received: 0 };
+    }
+    if (pending.parts[index] === undefined) pending.received++;
+    pending.parts[index] = buffers[0];
+    tryDecode();
+  }
+
+  function updateSimilarity() {
+    const raw = (model.get("selected") || []).map(Number);
+    const n = store.data ? store.data.nNodes : 0;
+    const valid = [];
+    for (const id of raw) {
+      if (Number.isInteger(id) && id >= 0 && id < n) valid.push(id);
+      else if (store.data) console.warn(`ncut_widget: ignoring selected node ${id} (there are ${n} nodes)`);
+    }
+    store.selected = [...new Set(valid)];
+    store.sim = engine && store.selected.length ? engine.compute(store.selected, store.nEig, simBuffer) : null;
+    emit("similarity");
+  }
+
+  const handlers = [
+    ["msg:custom", onMessage],
+    [
+      "change:meta",
+      () => {
+        emit("meta");
+        tryDecode();
+      },
+    ],
+    ["change:selected", updateSimilarity],
+    ["change:n_eig_view", updateSimilarity],
+    ["change:threshold", () => emit("style")],
+    ["change:color_mode", () => emit("style")],
+  ];
+  for (const [name, fn] of handlers) model.on(name, fn);
+  model.send({ type: "request_data" });
+  return store;
+}

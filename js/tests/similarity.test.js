@@ -1,0 +1,77 @@
+import { describe, expect, it } from "vitest";
+import { createSimilarity } from "../similarity.js";
+import { rng } from "./helpers.js";
+
+// Straight from docs/wire-format.md, in float64 with no shortcuts.
+function reference(codes, scales, k, selected, nEig) {
+  const n = codes.length / k;
+  const u = [];
+  for (let i = 0; i < n; i++) {
+    const q = Array.from({ length: nEig }, (_, j) => codes[i * k + j] * scales[j]);
+    const norm = Math.hypot(...q);
+    u.push(norm > 0 ? q.map((v) => v / norm) : q.map(() => 0));
+  }
+  const c = Array.from({ length: nEig }, (_, j) => selected.reduce((a, s) => a + u[s][j], 0) / selected.length);
+  const cn = Math.hypot(...c);
+  return u.map((ui) => (cn > 0 ? ui.reduce((a, v, j) => a + v * c[j], 0) / cn : 0));
+}
+
+function randomCodes(n, k, seed) {
+  const rand = rng(seed);
+  const codes = Int8Array.from({ length: n * k }, () => Math.round(rand() * 254 - 127));
+  codes.fill(0, 7 * k, 8 * k); // a zero row stays zero
+  const scales = Array.from({ length: k }, () => 0.001 + rand() * 0.02);
+  return { codes, scales };
+}
+
+describe("createSimilarity", () => {
+  const n = 400;
+  const k = 12;
+  const { codes, scales } = randomCodes(n, k, 3);
+  const sim = createSimilarity(codes, scales, k);
+
+  const close = (got, want) => {
+    expect(got).toHaveLength(want.length);
+    for (let i = 0; i < want.length; i++) expect(got[i]).toBeCloseTo(want[i], 5);
+  };
+
+  it("matches the reference for one node with all eigenvectors", () => {
+    const got = sim.compute([11], k);
+    close(got, reference(codes, scales, k, [11], k));
+    expect(got[11]).toBeCloseTo(1, 5);
+    expect(got[7]).toBe(0);
+  });
+
+  it("matches the reference for a multi-node selection", () => {
+    close(sim.compute([2, 50, 399], k), reference(codes, scales, k, [2, 50, 399], k));
+  });
+
+  it("uses only the first n_eig_view columns, and switching back and forth stays exact", () => {
+    close(sim.compute([5, 6], 3), reference(codes, scales, k, [5, 6], 3));
+    close(sim.compute([5, 6], 1), reference(codes, scales, k, [5, 6], 1));
+    close(sim.compute([5, 6], k), reference(codes, scales, k, [5, 6], k));
+    close(sim.compute([5, 6], 3), reference(codes, scales, k, [5, 6], 3));
+  });
+
+  it("clamps n_eig_view to 1..k", () => {
+    close(sim.compute([9], 99), reference(codes, scales, k, [9], k));
+    close(sim.compute([9], 0), reference(codes, scales, k, [9], 1));
+  });
+
+  it("returns zeros when the mean direction vanishes", () => {
+    expect([...sim.compute([7], k)].every((v) => v === 0)).toBe(true);
+  });
+
+  it("writes into a provided buffer", () => {
+    const out = new Float32Array(n);
+    expect(sim.compute([1], k, out)).toBe(out);
+  });
+
+  it("handles k not a multiple of four (the unrolled tail)", () => {
+    const k5 = 5;
+    const r = randomCodes(50, k5, 9);
+    const s5 = createSimilarity(r.codes, r.scales, k5);
+    close(s5.compute([3, 4], k5), reference(r.codes, r.scales, k5, [3, 4], k5));
+    close(s5.compute([3], 2), reference(r.codes, r.scales, k5, [3], 2));
+  });
+});

@@ -1,0 +1,327 @@
+// The 3D eigen-embedding: one THREE.Points cloud whose per-point `sim` attribute drives emphasis in
+// the shader, so a click only re-uploads one float per point. Rendering is on demand (no loop).
+import {
+  BufferAttribute,
+  BufferGeometry,
+  Color,
+  DataTexture,
+  LinearFilter,
+  Matrix4,
+  PerspectiveCamera,
+  Points,
+  RGBAFormat,
+  Scene,
+  ShaderMaterial,
+  Vector3,
+  WebGLRenderer,
+} from "three";
+import { OrbitControls } from "three/examples/jsm/controls/OrbitControls.js";
+import { HEAT_LUT } from "./colormap.js";
+import { nodeInfo } from "./layout.js";
+import { pickNearest } from "./picking.js";
+
+const CLICK_SLOP_PX = 4;
+const PICK_RADIUS_PX = 8;
+
+const VERTEX = /* glsl */ `
+attribute vec3 rgb;
+attribute float sim;
+uniform float uSize, uHasSel, uThreshold, uMode;
+uniform vec3 uBg;
+uniform sampler2D uLut;
+varying vec3 vColor;
+void main() {
+  gl_Position = projectionMatrix * modelViewMatrix * vec4(position, 1.0);
+  vec3 c = rgb;
+  float size = uSize;
+  if (uHasSel > 0.5) {
+    float hi = step(uThreshold, sim);
+    vec3 heat = texture2D(uLut, vec2(clamp(sim, 0.0, 1.0) * (255.0 / 256.0) + 0.5 / 256.0, 0.5)).rgb;
+    if (uMode > 0.5) c = heat;
+    c = mix(mix(uBg, c, 0.2), c, hi);
+    size *= mix(0.8, 1.8, hi);
+    // Highlighted points win depth ties against the dimmed cloud around them.
+    gl_Position.z -= hi * 0.02 * gl_Position.w;
+  }
+  vColor = c;
+  gl_PointSize = size;
+}`;
+
+const FRAGMENT = /* glsl */ `
+varying vec3 vColor;
+void main() {
+  vec2 d = gl_PointCoord - 0.5;
+  if (dot(d, d) > 0.25) discard;
+  gl_FragColor = vec4(vColor, 1.0);
+}`;
+
+// Selected nodes: a ring drawn over everything.
+const RING_VERTEX = /* glsl */ `
+uniform float uSize;
+void main() {
+  gl_Position = projectionMatrix * modelViewMatrix * vec4(position, 1.0);
+  gl_PointSize = uSize;
+}`;
+const RING_FRAGMENT = /* glsl */ `
+void main() {
+  float r = length(gl_PointCoord - 0.5) * 2.0;
+  if (r > 1.0 || r < 0.45) discard;
+  gl_FragColor = r > 0.75 ? vec4(0.0, 0.0, 0.0, 1.0) : vec4(1.0);
+}`;
+
+function lutTexture() {
+  const rgba = new Uint8Array(256 * 4);
+  for (let i = 0; i < 256; i++) {
+    rgba.set(HEAT_LUT.subarray(i * 3, i * 3 + 3), i * 4);
+    rgba[i * 4 + 3] = 255;
+  }
+  const tex = new DataTexture(rgba, 256, 1, RGBAFormat);
+  tex.magFilter = LinearFilter;
+  tex.minFilter = LinearFilter;
+  tex.needsUpdate = true;
+  return tex;
+}
+
+/** Point size in CSS pixels: large for a few thousand nodes, small for a million. */
+function pointSize(n) {
+  return Math.min(7, Math.max(1.5, 9 - 1.25 * Math.log10(Math.max(n, 1))));
+}
+
+/**
+ * Mounts the 3D view into `container` and keeps it in sync with the store.
+ * @param {ReturnType<import("./store.js").createStore>} store
+ * @param {HTMLElement} container positioned element; the view fills it
+ * @returns {() => void} teardown
+ */
+export function createView3d(store, container) {
+  const canvasHost = document.createElement("div");
+  canvasHost.className = "ncut-3d-canvas";
+  const tooltip = document.createElement("div");
+  tooltip.className = "ncut-tooltip";
+  tooltip.setAttribute("role", "status");
+  tooltip.hidden = true;
+  const placeholder = document.createElement("div");
+  placeholder.className = "ncut-placeholder";
+  container.append(canvasHost, tooltip, placeholder);
+
+  let renderer;
+  try {
+    renderer = new WebGLRenderer({ antialias: true, alpha: false });
+  } catch (err) {
+    placeholder.textContent = "The 3D view needs WebGL, which this browser did not provide.";
+    return () => container.replaceChildren();
+  }
+  renderer.setPixelRatio(window.devicePixelRatio || 1);
+  renderer.domElement.tabIndex = 0;
+  renderer.domElement.setAttribute("aria-label", "3D eigenvector embedding; drag to orbit, scroll to zoom");
+  canvasHost.append(renderer.domElement);
+
+  const scene = new Scene();
+  const camera = new PerspectiveCamera(45, 1, 0.01, 100);
+  const controls = new OrbitControls(camera, renderer.domElement);
+  controls.enableDamping = false;
+  const lut = lutTexture();
+  const bg = new Color();
+  const uniforms = {
+    uSize: { value: 3 },
+    uHasSel: { value: 0 },
+    uThreshold: { value: 0.5 },
+    uMode: { value: 0 },
+    uBg: { value: bg },
+    uLut: { value: lut },
+  };
+  const material = new ShaderMaterial({ vertexShader: VERTEX, fragmentShader: FRAGMENT, uniforms });
+  const ringUniforms = { uSize: { value: 14 } };
+  const ringMaterial = new ShaderMaterial({
+    vertexShader: RING_VERTEX,
+    fragmentShader: RING_FRAGMENT,
+    uniforms: ringUniforms,
+    depthTest: false,
+    transparent: true,
+  });
+  let points = null;
+  let rings = null;
+  let home = null; // {position, target}
+  let frame = 0;
+  let hoverFrame = 0;
+
+  function requestRender() {
+    if (!frame) frame = requestAnimationFrame(draw);
+  }
+
+  function draw() {
+    frame = 0;
+    const cssBg = getComputedStyle(container).backgroundColor;
+    if (cssBg && cssBg !== "rgba(0, 0, 0, 0)") bg.setStyle(cssBg);
+    renderer.setClearColor(bg, 1);
+    renderer.render(scene, camera);
+  }
+
+  function disposeCloud() {
+    for (const obj of [points, rings]) {
+      if (!obj) continue;
+      scene.remove(obj);
+      obj.geometry.dispose();
+    }
+    points = rings = null;
+  }
+
+  function onData() {
+    disposeCloud();
+    const data = store.data;
+    placeholder.hidden = !!data;
+    placeholder.textContent = store.decodeError ? `Could not decode the results: ${store.decodeError}` : "";
+    if (!data) return requestRender();
+    const geometry = new BufferGeometry();
+    geometry.setAttribute("position", new BufferAttribute(data.positions, 3));
+    geometry.setAttribute("rgb", new BufferAttribute(data.colors, 3, true));
+    geometry.setAttribute("sim", new BufferAttribute(new Float32Array(data.nNodes), 1));
+    geometry.computeBoundingSphere();
+    points = new Points(geometry, material);
+    points.frustumCulled = false;
+    scene.add(points);
+    rings = new Points(new BufferGeometry(), ringMaterial);
+    rings.frustumCulled = false;
+    rings.renderOrder = 1;
+    scene.add(rings);
+    uniforms.uSize.value = pointSize(data.nNodes) * renderer.getPixelRatio();
+    ringUniforms.uSize.value = 14 * renderer.getPixelRatio();
+
+    const { center, radius } = geometry.boundingSphere;
+    const r = radius || 1;
+    camera.near = r / 100;
+    camera.far = r * 20;
+    home = { position: center.clone().add(new Vector3(0.9, 0.6, 2.2).multiplyScalar(r * 1.05)), target: center.clone() };
+    resetCamera();
+    onSimilarity();
+  }
+
+  function resetCamera() {
+    if (!home) return;
+    camera.position.copy(home.position);
+    controls.target.copy(home.target);
+    camera.updateProjectionMatrix();
+    controls.update();
+    requestRender();
+  }
+
+  function onSimilarity() {
+    if (!points) return;
+    const attr = points.geometry.getAttribute("sim");
+    if (store.sim) attr.array.set(store.sim);
+    attr.needsUpdate = true;
+    const ringPos = new Float32Array(store.selected.length * 3);
+    store.selected.forEach((id, i) => ringPos.set(store.data.positions.subarray(id * 3, id * 3 + 3), i * 3));
+    rings.geometry.dispose();
+    rings.geometry = new BufferGeometry();
+    rings.geometry.setAttribute("position", new BufferAttribute(ringPos, 3));
+    onStyle();
+  }
+
+  function onStyle() {
+    uniforms.uHasSel.value = store.sim ? 1 : 0;
+    uniforms.uThreshold.value = store.threshold;
+    uniforms.uMode.value = store.colorMode === "similarity" ? 1 : 0;
+    requestRender();
+  }
+
+  function pickAt(event) {
+    if (!points) return -1;
+    const rect = renderer.domElement.getBoundingClientRect();
+    const m = new Matrix4().multiplyMatrices(camera.projectionMatrix, camera.matrixWorldInverse);
+    return pickNearest(
+      store.data.positions,
+      m.elements,
+      rect.width,
+      rect.height,
+      event.clientX - rect.left,
+      event.clientY - rect.top,
+      PICK_RADIUS_PX,
+    );
+  }
+
+  let down = null;
+  function onPointerDown(e) {
+    down = { x: e.clientX, y: e.clientY };
+  }
+  function onPointerUp(e) {
+    if (!down || e.button !== 0) return;
+    const moved = Math.hypot(e.clientX - down.x, e.clientY - down.y);
+    down = null;
+    if (moved > CLICK_SLOP_PX) return;
+    const node = pickAt(e);
+    if (node >= 0) store.pick(node, e.shiftKey);
+  }
+  function onPointerMove(e) {
+    if (e.buttons) {
+      tooltip.hidden = true;
+      return;
+    }
+    cancelAnimationFrame(hoverFrame);
+    hoverFrame = requestAnimationFrame(() => showTooltip(e));
+  }
+  function onPointerLeave() {
+    cancelAnimationFrame(hoverFrame);
+    tooltip.hidden = true;
+  }
+  function showTooltip(e) {
+    const node = pickAt(e);
+    const info = node >= 0 ? nodeInfo(store.data.meta, node) : null;
+    if (!info) {
+      tooltip.hidden = true;
+      return;
+    }
+    const meta = store.data.meta;
+    const sim = store.sim ? ` · sim ${store.sim[node].toFixed(2)}` : "";
+    tooltip.textContent = `${meta.images[info.image].name} · ${meta.resolutions[info.res].label} · row ${info.row}, col ${info.col}${sim}`;
+    const rect = container.getBoundingClientRect();
+    tooltip.style.left = `${e.clientX - rect.left + 12}px`;
+    tooltip.style.top = `${e.clientY - rect.top + 12}px`;
+    tooltip.hidden = false;
+  }
+
+  const canvas = renderer.domElement;
+  canvas.addEventListener("pointerdown", onPointerDown);
+  canvas.addEventListener("pointerup", onPointerUp);
+  canvas.addEventListener("pointermove", onPointerMove);
+  canvas.addEventListener("pointerleave", onPointerLeave);
+  controls.addEventListener("change", requestRender);
+
+  const resizeObserver = new ResizeObserver(() => {
+    const width = Math.max(1, canvasHost.clientWidth);
+    const height = Math.max(1, canvasHost.clientHeight);
+    renderer.setSize(width, height);
+    camera.aspect = width / height;
+    camera.updateProjectionMatrix();
+    requestRender();
+  });
+  resizeObserver.observe(canvasHost);
+
+  const unsubscribe = [
+    store.on("data", onData),
+    store.on("similarity", onSimilarity),
+    store.on("style", onStyle),
+    store.on("reset", resetCamera),
+  ];
+  onData();
+
+  return () => {
+    unsubscribe.forEach((off) => off());
+    resizeObserver.disconnect();
+    cancelAnimationFrame(frame);
+    cancelAnimationFrame(hoverFrame);
+    canvas.removeEventListener("pointerdown", onPointerDown);
+    canvas.removeEventListener("pointerup", onPointerUp);
+    canvas.removeEventListener("pointermove", onPointerMove);
+    canvas.removeEventListener("pointerleave", onPointerLeave);
+    controls.removeEventListener("change", requestRender);
+    controls.dispose();
+    disposeCloud();
+    material.dispose();
+    ringMaterial.dispose();
+    lut.dispose();
+    renderer.dispose();
+    renderer.forceContextLoss();
+    container.replaceChildren();
+  };
+}
