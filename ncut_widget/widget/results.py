@@ -68,22 +68,25 @@ def build_results(
     colors = _as_numpy(rgb, "rgb", n, 3)
     if colors.min() < 0.0 or colors.max() > 1.0:
         raise ValueError(f"rgb must lie in [0, 1], got values in [{colors.min():.3g}, {colors.max():.3g}]")
-    photos = list(images) if images is not None else features.images
-    if photos is None:
+    from ..features.images import load_images
+
+    names = list(features.image_names)
+    if images is not None:
+        photos, names = load_images(images)
+    elif features.images is not None:
+        photos = list(features.images)
+    else:
         raise ValueError(
-            "images are missing: pass images=[...] (one PIL image per feature image) or build the "
+            "images are missing: pass images=[...] (one image per feature image) or build the "
             "features with MultiResFeatures.from_grids(grids, images=images)"
         )
     if len(photos) != features.n_images:
         raise ValueError(f"got {len(photos)} images for features of {features.n_images} images")
-    from ..features.images import to_pil
-
-    photos = [to_pil(img) for img in photos]
     layout = GridLayout(
         labels=list(features.labels),
         grid_shapes=[tuple(s) for s in features.grid_shapes],
         offsets=list(features.offsets),
-        image_names=list(features.image_names),
+        image_names=names,
         image_sizes=[img.size for img in photos],
     )
     return Results(layout=layout, eigvecs=eig, X_3d=xyz, rgb=colors, images=photos, split=features.split)

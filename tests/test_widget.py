@@ -1,0 +1,114 @@
+"""NcutWidget in Python: from_results validation, traits, similarity/masks, messages, export."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import traitlets
+from PIL import Image
+
+from ncut_widget import MultiResFeatures, NcutWidget
+from ncut_widget.widget import state as wire
+
+
+def _seed_like(n_images: int = 2, k: int = 12, seed: int = 0):
+    gen = torch.Generator().manual_seed(seed)
+    feats1 = torch.randn(n_images, 4, 4, 8, generator=gen)
+    feats2 = torch.randn(n_images, 8, 8, 8, generator=gen)
+    images = [Image.new("RGB", (64, 48), (40 * i, 100, 200)) for i in range(n_images)]
+    features = MultiResFeatures.from_grids([feats1, feats2], images=images)
+    n = features.n_nodes
+    eig = torch.randn(n, k, generator=gen)
+    xyz = torch.randn(n, 3, generator=gen)
+    rgb = torch.rand(n, 3, generator=gen)
+    return features, eig, xyz, rgb, images
+
+
+@pytest.fixture
+def widget() -> NcutWidget:
+    features, eig, xyz, rgb, _ = _seed_like()
+    return NcutWidget.from_results(features, eig, xyz, rgb)
+
+
+def test_from_results_describes_the_layout(widget: NcutWidget):
+    meta = widget.meta
+    assert meta["n_nodes"] == 2 * 16 + 2 * 64
+    assert meta["k"] == 12
+    assert [r["offset"] for r in meta["resolutions"]] == [0, 32]
+    assert [(r["h"], r["w"]) for r in meta["resolutions"]] == [(4, 4), (8, 8)]
+    assert len(meta["thumbnails"]) == 2
+
+
+def test_from_results_rejects_length_mismatch():
+    features, eig, xyz, rgb, _ = _seed_like()
+    with pytest.raises(ValueError, match=r"X_3d has shape \(159, 3\).*160 nodes"):
+        NcutWidget.from_results(features, eig, xyz[:-1], rgb)
+
+
+def test_from_results_rejects_nan_coordinates():
+    features, eig, xyz, rgb, _ = _seed_like()
+    xyz[5, 1] = float("nan")
+    with pytest.raises(ValueError, match="X_3d contains NaN"):
+        NcutWidget.from_results(features, eig, xyz, rgb)
+
+
+def test_from_results_needs_images():
+    features, eig, xyz, rgb, _ = _seed_like()
+    bare = MultiResFeatures.from_grids(features.grids)
+    with pytest.raises(ValueError, match="images are missing"):
+        NcutWidget.from_results(bare, eig, xyz, rgb)
+
+
+def test_selected_out_of_range_from_python_is_a_clear_error(widget: NcutWidget):
+    with pytest.raises(traitlets.TraitError, match=r"out of range.*160 nodes"):
+        widget.selected = [3, 160]
+    widget.selected = [3, 159]
+    assert widget.selected == [3, 159]
+
+
+def test_similarity_and_masks_follow_selection_and_threshold(widget: NcutWidget):
+    widget.selected = [7]
+    widget.n_eig_view = 4
+    sim = widget.similarity()
+    assert sim.shape == (160,) and sim[7] == pytest.approx(1.0, abs=1e-5)
+    np.testing.assert_allclose(sim, wire.similarity(wire.decode_eigvecs(widget._encoded), [7], 4))
+    widget.threshold = 0.3
+    masks = widget.selected_masks()
+    assert [m.shape for m in masks] == [(2, 4, 4), (2, 8, 8)]
+    flat = np.concatenate([m.reshape(-1) for m in masks])
+    np.testing.assert_array_equal(flat, sim >= 0.3)
+    widget.n_eig_view = 12
+    assert not np.allclose(widget.similarity(), sim)
+
+
+def test_request_data_message_sends_the_payload_in_chunks(widget: NcutWidget, monkeypatch):
+    sent = []
+    monkeypatch.setattr(widget, "send", lambda content, buffers=None: sent.append((content, buffers)))
+    widget._on_frontend_msg(widget, {"type": "request_data"}, [])
+    assert [c["index"] for c, _ in sent] == list(range(len(sent)))
+    assert all(c["version"] == widget.meta["version"] for c, _ in sent)
+    assert b"".join(b[0] for _, b in sent) == widget._encoded.payload
+
+
+def test_save_html_is_self_contained(widget: NcutWidget, tmp_path: Path):
+    widget.selected = [2]
+    page = widget.save_html(tmp_path / "page.html").read_text()
+    assert not re.search(r"""<(script|link|img)[^>]+(src|href)=["']?(https?:)?//""", page)
+    raw = re.search(r'<script type="application/json" id="ncut-state">(.*?)</script>', page, re.S).group(1)
+    state = json.loads(raw)
+    assert state["traits"]["selected"] == [2]
+    assert b"".join(base64.b64decode(c) for c in state["chunks"]) == widget._encoded.payload
+
+
+def test_to_plotly_draws_embedding_and_every_colormap(widget: NcutWidget):
+    fig = widget.to_plotly()
+    kinds = [t.type for t in fig.data]
+    assert kinds.count("scatter3d") == 1
+    assert kinds.count("image") == 2 * (1 + 2)
+    assert len(fig.data[0].x) == 160
