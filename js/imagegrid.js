@@ -67,7 +67,7 @@ function paintOverlay(px, store, res, image) {
     px[p * 4] = HEAT_LUT[o];
     px[p * 4 + 1] = HEAT_LUT[o + 1];
     px[p * 4 + 2] = HEAT_LUT[o + 2];
-    px[p * 4 + 3] = s >= threshold ? 180 : 90 * heatT(s);
+    px[p * 4 + 3] = s >= threshold ? 150 : 90 * heatT(s);
   }
 }
 

@@ -106,20 +106,21 @@ export function createView3d(store, container) {
 
   let renderer;
   try {
-    renderer = new WebGLRenderer({ antialias: true, alpha: false });
+    renderer = new WebGLRenderer({ antialias: false, alpha: false });
   } catch (err) {
     placeholder.textContent = "The 3D view needs WebGL, which this browser did not provide.";
     return () => container.replaceChildren();
   }
   renderer.setPixelRatio(window.devicePixelRatio || 1);
   renderer.domElement.tabIndex = 0;
-  renderer.domElement.setAttribute("aria-label", "3D eigenvector embedding; drag to orbit, scroll to zoom");
+  renderer.domElement.setAttribute("aria-label", "3D eigenvector embedding; drag to orbit, scroll to zoom, arrow keys to pan");
   canvasHost.append(renderer.domElement);
 
   const scene = new Scene();
   const camera = new PerspectiveCamera(45, 1, 0.01, 100);
   const controls = new OrbitControls(camera, renderer.domElement);
   controls.enableDamping = false;
+  controls.listenToKeyEvents(renderer.domElement); // arrow keys pan while the canvas has focus
   const lut = lutTexture();
   const bg = new Color();
   const uniforms = {
@@ -170,7 +171,7 @@ export function createView3d(store, container) {
     disposeCloud();
     const data = store.data;
     placeholder.hidden = !!data;
-    placeholder.textContent = store.decodeError ? `Could not decode the results: ${store.decodeError}` : "";
+    placeholder.textContent = store.decodeError ? `Could not decode the results: ${store.decodeError}` : "Waiting for results…";
     if (!data) return requestRender();
     const geometry = new BufferGeometry();
     geometry.setAttribute("position", new BufferAttribute(data.positions, 3));

@@ -2,7 +2,8 @@
 // docs/wire-format.md describes, so the frontend can be looked at (and timed) in a browser without
 // Python. Usage:
 //   node js/dev/make_fixture.mjs [--out js/dev/out/fixture.html] [--images 2] [--res 16,32]
-//                                [--k 10] [--theme light|dark] [--select 5]
+//                                [--k 10] [--theme light|dark] [--select 5] [--pending] [--error MSG]
+// --pending leaves the payload out and shows a running job (the loading state); --error a failed one.
 // Build first (npm run build): the page inlines ncut_widget/static/standalone.{js,css}.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
@@ -19,6 +20,8 @@ const sides = arg("res", "16,32").split(",").map(Number);
 const k = Number(arg("k", 10));
 const theme = arg("theme", "light");
 const select = arg("select", "");
+const pendingJob = process.argv.includes("--pending");
+const errorText = arg("error", "");
 const out = resolve(arg("out", resolve(root, "js/dev/out/fixture.html")));
 
 // Deterministic pseudo-random numbers so screenshots are comparable run to run.
@@ -99,10 +102,10 @@ const traits = {
   n_eig_view: k,
   threshold: 0.5,
   color_mode: "rgb",
-  stage: "done",
-  progress: 1,
-  status: `${nNodes} nodes · ${nImages} images · ${sides.length} resolutions`,
-  error: "",
+  stage: pendingJob ? "eigenvectors" : "done",
+  progress: pendingJob ? 0.42 : 1,
+  status: pendingJob ? "solving the top eigenvectors…" : `${nNodes} nodes · ${nImages} images · ${sides.length} resolutions`,
+  error: errorText,
 };
 // A JupyterLab-dark-like set of variables, to check the widget follows the notebook theme.
 const darkVars = `--jp-layout-color0:#111;--jp-layout-color1:#1e1e1e;--jp-layout-color2:#2a2a2a;
@@ -116,7 +119,7 @@ const html = `<!doctype html>
 <style>body{margin:16px;${bodyStyle}}</style>
 <style>${esc(css)}</style></head>
 <body><div id="ncut-root"></div>
-<script type="application/json" id="ncut-state">${esc(JSON.stringify({ traits, chunks }))}</script>
+<script type="application/json" id="ncut-state">${esc(JSON.stringify({ traits, chunks: pendingJob ? [] : chunks }))}</script>
 <script type="module">${esc(js)}</script>
 </body></html>`;
 mkdirSync(dirname(out), { recursive: true });

@@ -1,6 +1,7 @@
 """Screenshots a fixture page in headless Chromium (SwiftShader WebGL), for looking at the widget.
 
-Usage: .venv/bin/python js/dev/screenshot.py PAGE.html OUT.png [--click-grid]
+Usage: .venv/bin/python js/dev/screenshot.py PAGE.html OUT.png [--click-grid] [--loading]
+(--loading: the page has no payload, so do not wait for decoded cells)
 """
 
 import sys
@@ -22,7 +23,8 @@ def main() -> None:
         page.on("console", lambda m: logs.append(f"{m.type}: {m.text}"))
         page.on("pageerror", lambda e: logs.append(f"pageerror: {e}"))
         page.goto(page_path.as_uri())
-        page.wait_for_selector(".ncut-cell:not(.ncut-loading)", timeout=20000)
+        ready = ".ncut-toolbar" if "--loading" in sys.argv else ".ncut-cell:not(.ncut-loading)"
+        page.wait_for_selector(ready, timeout=20000)
         page.wait_for_timeout(800)
         if "--click-grid" in sys.argv:
             cell = page.locator(".ncut-cell").nth(2)
