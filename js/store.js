@@ -122,6 +122,11 @@ export function createStore(model) {
     simBuffer = store.data ? new Float32Array(store.data.nNodes) : null;
     emit("data");
     updateSimilarity();
+    if (engine && !store.sim) {
+      // Build the row norms before the first click needs them (a sizeable pass at a million nodes).
+      const warm = engine;
+      setTimeout(() => warm === engine && engine.invNorms(store.nEig), 0);
+    }
   }
 
   function onMessage(msg, buffers) {
