@@ -72,3 +72,72 @@ def knn_propagate(
         if progress is not None:
             progress(min(start + chunk_size, n), n)
     return out
+
+
+def bf16_matmul_is_fast(device: torch.device) -> bool:
+    """bfloat16 matmuls are ~2x float32 on GPUs and AMX CPUs, but emulated (slow) on older CPUs."""
+    if device.type == "cuda":
+        return True
+    probe = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    return bool(probe()) if probe is not None else False
+
+
+@torch.no_grad()
+def nearest_anchors(
+    anchors: torch.Tensor,
+    queries: torch.Tensor,
+    k: int,
+    *,
+    distance: str = "cosine",
+    fast_search: bool = True,
+    chunk_size: int = 8192,
+    device: torch.device | str | None = None,
+    progress: ProgressFn | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``k`` nearest anchors of every query row, chunked so memory is ``O(chunk_size * m)``.
+
+    Inputs are *prepared* features (L2-normalized rows for ``"cosine"``, raw for
+    ``"euclidean"``). With ``fast_search``, on GPUs and AMX CPUs, the ``(n, m)`` scan runs in
+    bfloat16 with float32 accumulation (2-4x faster here): distances then carry errors of about
+    1e-3 relative to the feature norms, which can swap near-tied neighbours and shifts
+    affinity weights by well under 1% at the gammas ``d_gamma`` gives.
+
+    Args:
+        anchors: ``(m, C)`` float tensor.
+        queries: ``(N, C)`` float tensor (rows moved to ``device`` one chunk at a time).
+        k: neighbours per row (clipped to ``m``).
+        distance: ``"cosine"`` (``1 - dot``) or ``"euclidean"`` (squared distance).
+        fast_search: scan in bfloat16 where that is fast (``False``: always float32).
+        chunk_size: query rows per chunk.
+        device: where to compute (defaults to ``anchors.device``).
+        progress: called as ``progress(done_rows, total_rows)`` after each chunk.
+
+    Returns:
+        ``(distances (N, k) float32, indices (N, k) int64)`` on the CPU, nearest first.
+    """
+    if distance not in ("cosine", "euclidean"):
+        raise ValueError(f"distance must be 'cosine' or 'euclidean', got {distance!r}")
+    dev = torch.device(device) if device is not None else anchors.device
+    A = anchors.to(dev, torch.float32)
+    k = min(check_int(k, "k", minimum=1), A.shape[0])
+    low = fast_search and bf16_matmul_is_fast(dev)
+    A_scan = A.to(torch.bfloat16) if low else A
+    a_sq = A.pow(2).sum(dim=1) if distance == "euclidean" else None
+    n = queries.shape[0]
+    out_d = torch.empty((n, k), dtype=torch.float32)
+    out_i = torch.empty((n, k), dtype=torch.long)
+    for start in range(0, n, chunk_size):
+        Q = queries[start : start + chunk_size].to(dev, torch.float32)
+        dots = Q.to(A_scan.dtype) @ A_scan.T
+        if a_sq is None:  # cosine: nearest = largest dot; distance = 1 - dot
+            top, idx = dots.topk(k, dim=1)
+            d = (1.0 - top.float()).clamp_min_(0)
+        else:  # euclidean: |q|^2 is the same for the whole row, so rank by |a|^2 - 2<q,a>
+            score = dots.float().mul_(-2.0).add_(a_sq)
+            top, idx = score.topk(k, dim=1, largest=False)
+            d = top.add_(Q.pow(2).sum(dim=1, keepdim=True)).clamp_min_(0)
+        out_d[start : start + Q.shape[0]] = d.cpu()
+        out_i[start : start + Q.shape[0]] = idx.cpu()
+        if progress is not None:
+            progress(min(start + chunk_size, n), n)
+    return out_d, out_i
