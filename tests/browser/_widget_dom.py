@@ -1,0 +1,91 @@
+"""The widget's DOM as a user sees it, read from js/imagegrid.js and js/controls.js.
+
+Layout (imagegrid.js): ``.ncut-grid`` holds one ``canvas.ncut-cell`` per (row, image), rows in order
+photo, resolution 0, resolution 1, ...; a cell keeps ``.ncut-loading`` until the payload is decoded.
+A click at (x, y) of a cell picks the patch ``floor(x / width * w), floor(y / height * h)`` of that
+row's resolution (the photo row maps onto the finest one). Node ids follow docs/wire-format.md.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from playwright.sync_api import Locator
+
+from ._pixels import is_blank, shot
+
+PHOTO = -1
+
+
+def node_id(meta: dict, res: int, image: int, row: int, col: int) -> int:
+    """``offset + image * h * w + row * w + col`` (docs/wire-format.md)."""
+    r = meta["resolutions"][res]
+    return r["offset"] + image * r["h"] * r["w"] + row * r["w"] + col
+
+
+@dataclass
+class WidgetDom:
+    """One rendered display of a widget (``root`` is its ``.ncut`` element) and the meta it shows."""
+
+    root: Locator
+    meta: dict
+
+    @property
+    def n_images(self) -> int:
+        return len(self.meta["images"])
+
+    def cell(self, res: int, image: int) -> Locator:
+        """The canvas of ``image`` in the row of resolution ``res`` (``PHOTO`` for the photo row)."""
+        return self.root.locator(".ncut-grid canvas.ncut-cell").nth((res + 1) * self.n_images + image)
+
+    def view3d(self) -> Locator:
+        return self.root.locator(".ncut-3d canvas")
+
+    def eig_slider(self) -> Locator:
+        return self.root.get_by_label("Eigenvectors")
+
+    def summary(self) -> str:
+        return self.root.locator(".ncut-summary").inner_text()
+
+    def wait_drawn(self, timeout: float = 60.0) -> None:
+        """Until every cell is decoded and painted: colormaps and photos non-blank."""
+        rows = len(self.meta["resolutions"]) + 1
+        ready = self.root.locator(".ncut-grid canvas.ncut-cell:not(.ncut-loading)")
+        deadline = time.monotonic() + timeout
+        while ready.count() != rows * self.n_images:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"only {ready.count()} of {rows * self.n_images} cells decoded after {timeout} s")
+            time.sleep(0.2)
+        for res in range(PHOTO, rows - 1):
+            for image in range(self.n_images):
+                while is_blank(shot(self.cell(res, image))):
+                    if time.monotonic() > deadline:
+                        raise AssertionError(f"cell (res {res}, image {image}) still blank after {timeout} s")
+                    time.sleep(0.2)
+
+    def patch_point(self, res: int, image: int, row: int, col: int) -> tuple[float, float]:
+        """The center of a patch in the cell's CSS pixels, from the cell's current size."""
+        box = self.cell(res, image).bounding_box()
+        assert box is not None, "the cell is not displayed"
+        r = self.meta["resolutions"][res]
+        return (col + 0.5) / r["w"] * box["width"], (row + 0.5) / r["h"] * box["height"]
+
+    def click_patch(self, res: int, image: int, row: int, col: int) -> int:
+        """Click the center of a patch like a user (scrolls it into view); returns its node id."""
+        x, y = self.patch_point(res, image, row, col)
+        self.cell(res, image).click(position={"x": x, "y": y})
+        return node_id(self.meta, res, image, row, col)
+
+    def others(self, image: int) -> list[Locator]:
+        """Every cell (photo and colormaps) of every image but ``image``."""
+        return [
+            self.cell(res, i)
+            for res in range(PHOTO, len(self.meta["resolutions"]))
+            for i in range(self.n_images)
+            if i != image
+        ]
+
+    def shots(self, cells: list[Locator]) -> list[np.ndarray]:
+        return [shot(c) for c in cells]
