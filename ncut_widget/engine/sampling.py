@@ -48,7 +48,9 @@ def _fps_cpu(P: torch.Tensor, n_sample: int, first: int) -> torch.Tensor:
     except ImportError:  # optional speed-up; the torch loop gives the same kind of spread
         return _fps_torch(P, n_sample, first)
     pts = P.contiguous().numpy()
-    idx = fpsample.bucket_fps_kdline_sampling(pts, n_sample, h=_KD_HEIGHT, start_idx=first)
+    # Buckets hold 2**h points; fpsample requires 2**h <= N, so small inputs get a lower tree.
+    height = max(1, min(_KD_HEIGHT, pts.shape[0].bit_length() - 1))
+    idx = fpsample.bucket_fps_kdline_sampling(pts, n_sample, h=height, start_idx=first)
     return torch.from_numpy(idx.astype("int64"))
 
 
