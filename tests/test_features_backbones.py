@@ -205,3 +205,28 @@ def test_callable_layouts_are_detected_or_must_be_stated():
     x = torch.zeros(2, 3, 56, 56)
     assert torch.equal(first_stated.features(x, [])[0, 0, 0], torch.arange(4.0))
     assert torch.equal(last_stated.features(x, [])[0, 0, 0], torch.zeros(4))
+
+
+def test_hub_backbone_keeps_the_requested_layer_order(monkeypatch):
+    from ncut_widget.features.backbones import hub
+
+    class FakeDinoV2(torch.nn.Module):
+        """Mimics DINOv2: get_intermediate_layers returns blocks in block order."""
+
+        patch_size = 14
+        blocks = [None] * 12
+
+        def get_intermediate_layers(self, x, n, reshape, norm):
+            B, _, H, W = x.shape
+            return [torch.full((B, 2, H // 14, W // 14), float(i)) for i in range(12) if i in n]
+
+    monkeypatch.setattr(torch.hub, "load", lambda repo, name: FakeDinoV2())
+    hub._load.cache_clear()
+    try:
+        bb = resolve_backbone("dinov2_vits14")
+        out = bb.features(torch.zeros(1, 3, 28, 42), [9, 3])
+    finally:
+        hub._load.cache_clear()  # never leave the fake in the cache
+    assert (bb.patch_size, bb.n_layers) == (14, 12)
+    assert out.shape == (1, 2, 3, 4)
+    assert (out[..., :2] == 9).all() and (out[..., 2:] == 3).all()

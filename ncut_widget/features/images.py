@@ -91,7 +91,7 @@ def _from_array(arr: np.ndarray, index: int) -> Image.Image:
         raise TypeError(f"image {index}: pixels must be uint8 or float in [0, 1], got {arr.dtype}")
     arr = np.ascontiguousarray(arr)
     channels = arr.shape[2]
-    pil = Image.fromarray(arr[:, :, 0] if channels == 1 else arr, mode=None)
+    pil = Image.fromarray(arr[:, :, 0] if channels == 1 else arr)
     return pil.convert("RGB")
 
 

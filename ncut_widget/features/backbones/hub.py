@@ -44,8 +44,11 @@ class HubDinoV2(Backbone):
         self.n_layers = len(self.model.blocks)
 
     def features(self, x: torch.Tensor, layers: Sequence[int]) -> torch.Tensor:
-        outs = self.model.get_intermediate_layers(x, n=list(layers), reshape=True, norm=True)
-        return torch.cat([o.permute(0, 2, 3, 1) for o in outs], dim=-1)
+        # DINOv2 returns the requested blocks in block order, whatever order ``n`` lists them in.
+        taken = sorted(set(layers))
+        outs = self.model.get_intermediate_layers(x, n=taken, reshape=True, norm=True)
+        by_layer = dict(zip(taken, outs, strict=True))
+        return torch.cat([by_layer[i].permute(0, 2, 3, 1) for i in layers], dim=-1)
 
     def to(self, device: torch.device) -> HubDinoV2:
         self.model.to(device)
