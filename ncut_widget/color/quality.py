@@ -1,0 +1,47 @@
+"""How well a 3D layout keeps eigenvector-space neighbourhoods: the number we tune against."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from ..engine.checks import as_node_matrix, check_int
+
+
+@torch.no_grad()
+def neighbor_preservation(
+    eigvecs: Any, X_3d: Any, *, n_probe: int = 1000, k: int = 10, seed: int = 0
+) -> float:
+    """Mean share of a node's ``k`` cosine-nearest neighbours in ``eigvecs`` that are also
+    among its ``k`` Euclidean-nearest neighbours in ``X_3d``, over ``n_probe`` random nodes.
+
+    Args:
+        eigvecs: ``(N, K)`` eigenvectors (torch or numpy).
+        X_3d: ``(N, D)`` layout of the same nodes (any ``D``, e.g. 3 or an RGB).
+        n_probe: probe nodes, drawn without replacement with ``seed`` (all when ``N`` is smaller).
+        k: neighbours compared, ``1 <= k < N``.
+
+    Returns:
+        A float in ``[0, 1]``; a random layout scores about ``k / N``.
+    """
+    E = F.normalize(as_node_matrix(eigvecs, "eigvecs"), dim=1)
+    Y = as_node_matrix(X_3d, "X_3d")
+    n = E.shape[0]
+    if Y.shape[0] != n:
+        raise ValueError(f"eigvecs has {n} rows but X_3d has {Y.shape[0]}")
+    k = check_int(k, "k", minimum=1)
+    if k >= n:
+        raise ValueError(f"k ({k}) must be below the number of nodes ({n})")
+    n_probe = min(check_int(n_probe, "n_probe", minimum=1), n)
+    probes = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:n_probe]
+    sim = E[probes] @ E.T
+    d2 = torch.cdist(Y[probes], Y).pow(2)
+    rows = torch.arange(n_probe)
+    sim[rows, probes] = -torch.inf  # a node is not its own neighbour
+    d2[rows, probes] = torch.inf
+    near_e = sim.topk(k, dim=1).indices
+    near_y = d2.topk(k, dim=1, largest=False).indices
+    hits = (near_e[:, :, None] == near_y[:, None, :]).any(dim=2).float()
+    return float(hits.mean())

@@ -1,0 +1,75 @@
+"""t-SNE coloring on real NCUT eigenvectors of planted-part features: contract and quality."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ncut_widget.color import neighbor_preservation, tsne_color
+from ncut_widget.engine.ncut import Ncut
+from ncut_widget.engine.synthetic import planted_patch_features
+
+
+def _eigvecs(n_images: int, grids: tuple[int, ...]) -> torch.Tensor:
+    X, _ = planted_patch_features(n_images, grids, dim=64, seed=0)
+    vecs, _ = Ncut(n_eig=20, device="cpu", seed=0).fit_transform(X)
+    return vecs
+
+
+@pytest.fixture(scope="module")
+def eigvecs() -> torch.Tensor:
+    return _eigvecs(4, (8, 16))  # 1,280 nodes, seed-shaped (two resolutions)
+
+
+def _check_contract(X_3d: torch.Tensor, rgb: torch.Tensor, n: int) -> None:
+    for out in (X_3d, rgb):
+        assert out.shape == (n, 3) and out.dtype == torch.float32 and out.device.type == "cpu"
+        assert bool(torch.isfinite(out).all())
+    assert float(rgb.min()) >= 0.0 and float(rgb.max()) <= 1.0
+    assert float(rgb.std(dim=0).min()) > 0.1  # colours actually spread
+
+
+def test_full_layout_contract_and_determinism(eigvecs):
+    n = eigvecs.shape[0]
+    torch.manual_seed(1)
+    X_3d, rgb = tsne_color(eigvecs, num_sample=30000, knn=10, device="cpu")
+    _check_contract(X_3d, rgb, n)
+    torch.manual_seed(2)  # a different global RNG state must not matter
+    X_again, rgb_again = tsne_color(eigvecs.numpy(), num_sample=30000, knn=10, device="cpu")
+    assert torch.equal(X_3d, X_again) and torch.equal(rgb, rgb_again)
+    other, _ = tsne_color(eigvecs, num_sample=30000, knn=10, device="cpu", seed=1)
+    assert not torch.equal(X_3d, other)
+
+
+def test_keeps_neighbours(eigvecs):
+    X_3d, rgb = tsne_color(eigvecs, num_sample=30000, device="cpu")
+    kept = neighbor_preservation(eigvecs, X_3d, n_probe=1000, k=10)
+    noise = torch.randn(X_3d.shape, generator=torch.Generator().manual_seed(0))
+    random_kept = neighbor_preservation(eigvecs, noise, n_probe=1000, k=10)
+    assert kept > 0.3, kept
+    assert kept > 10 * random_kept, (kept, random_kept)
+    # The RGB is a monotone rescaling per axis: neighbours mostly survive the clipping.
+    assert neighbor_preservation(eigvecs, rgb, n_probe=1000, k=10) > 0.8 * kept
+
+
+def test_sampled_layout_places_every_node(eigvecs):
+    n = eigvecs.shape[0]
+    progress_calls = []
+    X_3d, rgb = tsne_color(
+        eigvecs, num_sample=300, knn=10, device="cpu", progress=lambda *a: progress_calls.append(a)
+    )
+    _check_contract(X_3d, rgb, n)
+    assert {c[0] for c in progress_calls} >= {"Coloring: t-SNE", "Coloring: placing nodes"}
+    kept = neighbor_preservation(eigvecs, X_3d, n_probe=1000, k=10)
+    assert kept > 0.15, kept
+
+
+@pytest.mark.slow
+def test_seed_call_on_seed_shaped_nodes():
+    # The tutorial's call; 5 of its 20 images (6,400 nodes) keep this under a minute on 2 cores.
+    vecs = _eigvecs(5, (16, 32))
+    first = tsne_color(vecs, num_sample=30000, knn=10, device="cpu")
+    second = tsne_color(vecs, num_sample=30000, knn=10, device="cpu")
+    for (X_3d, rgb), again in zip([first], [second], strict=True):
+        _check_contract(X_3d, rgb, vecs.shape[0])
+        assert torch.equal(X_3d, again[0]) and torch.equal(rgb, again[1])
