@@ -8,7 +8,8 @@ eigenvectors and 3D positions clustered by segment, so highlights look like real
 NcutWidget.from_results, saves the self-contained page and opens it from file://. In the page, a click
 event is dispatched on a colormap cell and timed with performance.now():
   similarity  the synchronous part (store.pick -> similarity over every node),
-  work        similarity + the time from the start of the next animation frame to our
+  work        similarity + the time from the start of the next animation frame (or the end of the
+              click handler, if the frame began during it) to our
               requestAnimationFrame callback, queued after the views' draw callbacks: the highlight's
               own cost, without the idle wait for the frame boundary,
   drawn       click -> that callback, including the wait for the frame boundary,
@@ -58,7 +59,8 @@ _CLICK_JS = """async ({cell, clicks}) => {
     const frameStart = await frame();  // the rAF timestamp: when this frame's callbacks began
     const tDrawn = performance.now();
     await frame();
-    out.push([tSim - t0, tSim - t0 + (tDrawn - frameStart), tDrawn - t0, performance.now() - t0]);
+    // A frame that began during the click handler must not count that overlap twice.
+    out.push([tSim - t0, tSim - t0 + (tDrawn - Math.max(frameStart, tSim)), tDrawn - t0, performance.now() - t0]);
   }
   return out;
 }"""
