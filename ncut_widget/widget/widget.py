@@ -47,8 +47,10 @@ class NcutWidget(anywidget.AnyWidget):
     ``error``.
     """
 
-    _esm = traitlets.Any().tag(sync=True)
-    _css = traitlets.Any().tag(sync=True)
+    # Paths let anywidget serve the built files (and hot-reload them with ANYWIDGET_HMR=1); an
+    # unbuilt checkout still imports, and __init__ says how to build.
+    _esm = STATIC / "widget.js" if (STATIC / "widget.js").is_file() else ""
+    _css = STATIC / "widget.css" if (STATIC / "widget.css").is_file() else ""
 
     meta = traitlets.Dict().tag(sync=True)
     selected = traitlets.List(traitlets.Int()).tag(sync=True)
@@ -61,8 +63,7 @@ class NcutWidget(anywidget.AnyWidget):
     error = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("_esm", _bundle("widget.js"))
-        kwargs.setdefault("_css", _bundle("widget.css"))
+        _bundle("widget.js")
         super().__init__(**kwargs)
         self._results: Results | None = None
         self._encoded: wire.EncodedState | None = None
