@@ -50,7 +50,9 @@ def top_eigh(
     Q = _orthonormal(torch.randn(n, block, generator=gen).to(S.device, S.dtype))
     prev = None
     for it in range(max_iter):
-        Z = S @ Q  # the one O(n^2 * block) product per step
+        # The one O(n^2 * block) product per step, as (Q^T S)^T: S is symmetric, and this
+        # layout ran 2-3x faster than S @ Q with MKL on 2 cores (thin right operand).
+        Z = (Q.T.contiguous() @ S).T
         # Rayleigh-Ritz in span(Q): Ritz values are Rayleigh quotients of S, so they converge
         # from below and their change bounds how far they still are from the eigenvalues.
         H = (Q.T @ Z).double()
