@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+
+from playwright.sync_api import Locator, Page
 
 from ._servers import JupyterServer
 
@@ -28,3 +31,19 @@ def run_notebook(open_page: Callable, server: JupyterServer, name: str, cells: l
     log.errors_before_run = len(log.page_errors)
     page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
     return page, log
+
+
+def wait_for_output(page: Page, selector: str, timeout: float = 300.0) -> Locator:
+    """The first ``selector`` inside a cell output, once visible; fail at once with the traceback
+    if a cell raised instead (a timeout would hide why the widget never appeared)."""
+    target = page.locator(f".jp-OutputArea-output {selector}").first
+    stderr = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')
+    deadline = time.monotonic() + timeout
+    while not target.is_visible():
+        for text in stderr.all_inner_texts():
+            if "Traceback (most recent call last)" in text:
+                raise AssertionError(f"a notebook cell failed:\n{text[-3000:]}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {selector} in the notebook's outputs after {timeout} s")
+        time.sleep(0.5)
+    return target

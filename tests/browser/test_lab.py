@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ._kernel import KernelProbe
-from ._notebook import run_notebook
+from ._notebook import run_notebook, wait_for_output
 from ._pixels import changed_fraction
 from ._widget_dom import PHOTO, WidgetDom
 
@@ -30,7 +30,7 @@ MIN_CHANGE = 0.02  # share of a cell's pixels that must change for "the picture 
 def lab(lab_server, open_page) -> Iterator[tuple]:
     page, log = run_notebook(open_page, lab_server, NOTEBOOK, CELLS)
     # The widget's output exists once cell 2 ran, so `w` exists before the probe asks for it.
-    page.wait_for_selector(".jp-OutputArea-output .ncut", timeout=180_000)
+    wait_for_output(page, ".ncut")
     probe = KernelProbe(lab_server, NOTEBOOK)
     meta = probe.eval("w.wait(600).meta", timeout=600)
     dom = WidgetDom(page.locator(".jp-OutputArea-output .ncut").first, meta)

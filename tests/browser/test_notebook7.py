@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ._kernel import KernelProbe
-from ._notebook import run_notebook
+from ._notebook import run_notebook, wait_for_output
 from ._widget_dom import WidgetDom
 
 pytestmark = pytest.mark.browser
@@ -20,8 +20,7 @@ CELLS = [
 
 def test_widget_renders_and_click_reaches_kernel(notebook_server, open_page) -> None:
     page, log = run_notebook(open_page, notebook_server, NOTEBOOK, CELLS)
-    root = page.locator(".jp-OutputArea-output .ncut").first
-    root.wait_for(timeout=300_000)
+    root = wait_for_output(page, ".ncut")
     probe = KernelProbe(notebook_server, NOTEBOOK)
     try:
         dom = WidgetDom(root, probe.eval("w.meta"))
