@@ -62,15 +62,21 @@ def compute(
     features = extract_features(
         images, resolutions=resolutions, layer=layer, backbone=backbone, device=device, progress=report
     )
-    report("Normalized cut", 0, 1)
-    ncut = Ncut(n_eig=n_eig, device=device, seed=seed, progress=report, **ncut_kwargs)
+    ncut = Ncut(n_eig=n_eig, device=device, seed=seed, progress=_prefixed(report, "Normalized cut"), **ncut_kwargs)
     eigvecs, _ = ncut.fit_transform(features.nodes)
-    report("Coloring", 0, 1)
     X_3d, rgb = _coloring(color)(eigvecs, device=device, seed=seed, progress=report)
     return build_results(features, eigvecs, X_3d, rgb)
 
 
-def _summary(results: Results) -> str:
+def _prefixed(report: Callable[[str, int, int], None], prefix: str) -> Callable[[str, int, int], None]:
+    def prefixed(stage: str, done: int, total: int) -> None:
+        report(f"{prefix}: {stage}", done, total)
+
+    return prefixed
+
+
+def summary(results: Results) -> str:
+    """One line for the status bar: nodes, images, resolutions."""
     layout = results.layout
     return f"{layout.n_nodes} nodes from {len(layout.image_names)} images at {', '.join(layout.labels)}"
 
@@ -120,7 +126,7 @@ def explore(
             report("Sending to the browser", 0, 1)
             widget.set_results(results)
             report("Done", 1, 1)
-            widget.status = _summary(results)
+            widget.status = summary(results)
         except BaseException as err:  # noqa: BLE001 - shown in the widget, re-raised by wait()
             widget._job_error = err
             widget.error = f"{type(err).__name__}: {err}"
