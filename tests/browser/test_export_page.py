@@ -18,14 +18,20 @@ LOCAL_SCHEMES = ("file:", "data:", "blob:")
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory: pytest.TempPathFactory):
-    """A small real result: the offline ViT on 2 sample photos at (112, 224), saved as one page."""
+def exported(chromium, tmp_path_factory: pytest.TempPathFactory):
+    """A small real result: the offline ViT on 2 sample photos at (112, 224), saved as one page.
+
+    Depends on ``chromium`` so a machine without it skips before computing anything."""
     import torch
 
     from ncut_widget import explore, sample_images
 
-    torch.set_num_threads(1)  # two cores, shared with Chromium
-    w = explore(sample_images(2), resolutions=(112, 224), background=False)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # two cores, shared with Chromium; restored for the tests after us
+    try:
+        w = explore(sample_images(2), resolutions=(112, 224), background=False)
+    finally:
+        torch.set_num_threads(threads)
     path = w.save_html(tmp_path_factory.mktemp("export") / "ncut.html")
     return w, path
 
