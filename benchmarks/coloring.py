@@ -108,7 +108,7 @@ def main() -> None:
           f"preservation {ref_pres:.3f}")
 
     rows = [
-        ("tsne_color (default, num_sample=3000)", lambda: tsne_color(vecs, device="cpu"), args.runs),
+        ("tsne_color (default, num_sample=2000)", lambda: tsne_color(vecs, device="cpu"), args.runs),
         ("tsne_color(num_sample=1000)", lambda: tsne_color(vecs, num_sample=1000, device="cpu"), args.runs),
         ("pca_color", lambda: pca_color(vecs, device="cpu"), args.runs),
         ("tsne_color seed call (num_sample=30000: all nodes)",
