@@ -5,7 +5,7 @@
 
 ``d_gamma`` is the target MEAN affinity of the graph, mean over all ordered pairs (self-pairs
 included, where W = 1). It lies in (0, 1): smaller means a sharper graph. ``gamma`` is solved
-for it by bisection in log space.
+for it in log space (Newton steps inside a bisection bracket).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 DISTANCES = ("cosine", "euclidean")
 # Nodes drawn (uniformly, seeded) to estimate the mean affinity: 1,024^2 = 1M pairs put gamma
-# within ~0.1% of the all-pairs solution on seed-shaped features, for ~0.05 s of bisection.
+# within ~0.1% of the all-pairs solution on seed-shaped features, for ~6 cheap passes.
 GAMMA_SAMPLE = 1024
 
 
@@ -79,7 +79,7 @@ def sample_distances(P: torch.Tensor, distance: str, *, seed: int, size: int = G
 
 
 def solve_gamma(D_offdiag: torch.Tensor, d_gamma: float, n_nodes: int, *, tol: float = 1e-5) -> float:
-    """Bisect ``log gamma`` so the graph of ``n_nodes`` nodes has mean affinity ``d_gamma``.
+    """Solve ``log gamma`` (safeguarded Newton) so ``n_nodes`` nodes have mean affinity ``d_gamma``.
 
     Args:
         D_offdiag: 1-D float tensor of distances between distinct nodes (a sample of pairs).
@@ -101,16 +101,22 @@ def solve_gamma(D_offdiag: torch.Tensor, d_gamma: float, n_nodes: int, *, tol: f
     lo = math.log(float(positive.min()) * 1e-3)
     hi = math.log(float(positive.max()) * 1e4)
     D = D_offdiag.to(torch.float64) if D_offdiag.numel() < 1_000_000 else D_offdiag
+    # Safeguarded Newton in t = log(gamma): mean(W) rises monotonically in t, so keep a bracket
+    # and bisect whenever a Newton step would leave it. ~6 passes instead of ~30 for bisection.
+    t = math.log(float(positive.median()))
     for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        mean = float(torch.exp(D * (-math.exp(-mid))).mean())
+        W = torch.exp(D * (-math.exp(-t)))
+        mean = float(W.mean())
         if abs(mean - target) < tol or hi - lo < 1e-12:
             break
         if mean > target:
-            hi = mid
+            hi = t
         else:
-            lo = mid
-    return math.exp(mid)
+            lo = t
+        slope = float((W * D).mean()) * math.exp(-t)  # d mean / d t
+        step = t + (target - mean) / slope if slope > 0 else math.nan
+        t = step if lo < step < hi else 0.5 * (lo + hi)
+    return math.exp(t)
 
 
 def median_gamma(D_offdiag: torch.Tensor) -> float:

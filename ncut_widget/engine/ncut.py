@@ -45,7 +45,7 @@ class Ncut:
             Must exceed ``n_eig``.
         n_neighbors: nearest anchors each node averages over (Nystrom path and ``transform``).
         d_gamma: target mean affinity of the graph in (0, 1); smaller = sharper graph. Gamma is
-            solved by bisection on 1,024 seeded-uniform nodes' pairs (then refined by Newton on
+            solved (bisection-bracketed Newton) on 1,024 seeded-uniform nodes' pairs (then refined by Newton on
             all pairs in the exact path). ``None`` sets gamma to the median pairwise distance
             of those nodes; ``d_gamma_`` then records the resulting mean affinity. Default 0.5
             (the tutorial's value).
@@ -175,6 +175,7 @@ class Ncut:
         W.mul_(s.unsqueeze(1)).mul_(s.unsqueeze(0))
         report("affinity", 3, 3)
         vals, vecs = top_eigh(W, self.n_eig, seed=self.seed, progress=scaled(report, "eigensolve"))
+        report("eigensolve", 1, 1)  # the iteration usually stops before its max_iter total
         del W
         vecs = fix_signs(vecs).cpu()
         self.exact_ = True
@@ -214,6 +215,7 @@ class Ncut:
         W.mul_(scale.unsqueeze(1)).mul_(scale.unsqueeze(0))
         report("anchor graph", 1, 1)
         vals, G = top_eigh(W, self.n_eig, seed=self.seed, progress=scaled(report, "eigensolve"))
+        report("eigensolve", 1, 1)  # the iteration usually stops before its max_iter total
         del W
         # G is an eigenvector of the mass-weighted graph; per-node values are G / sqrt(mass),
         # so the column's norm over all N nodes (sum of mass * value^2) is 1.
