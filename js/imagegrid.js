@@ -138,6 +138,9 @@ export function createImageGrid(store, container) {
         const aspect = Math.min(2, Math.max(0.5, (img.width || 1) / (img.height || 1)));
         canvas.style.aspectRatio = String(aspect);
         canvas.title = `${img.name} · ${row.res === PHOTO ? "photo" : row.label}`;
+        // Stable hooks for tests and page scripts, independent of DOM order.
+        canvas.dataset.res = row.res === PHOTO ? "photo" : String(row.res);
+        canvas.dataset.image = String(image);
         grid.append(canvas);
         cells.push({ canvas, res: row.res, image });
       });

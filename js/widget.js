@@ -46,7 +46,13 @@ export default {
     root.append(toolbar, main, statusbar);
     el.append(root);
 
+    // The selection as the browser sees it, readable without a kernel (exported page, tests).
+    const showSelection = () => {
+      root.dataset.selected = store.selected.join(",");
+    };
+    showSelection();
     const teardowns = [
+      store.on("similarity", showSelection),
       createControls(store, model, toolbar, statusbar),
       createView3d(store, view),
       createImageGrid(store, gridPane),
