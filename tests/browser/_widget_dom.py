@@ -1,7 +1,8 @@
 """The widget's DOM as a user sees it, read from js/imagegrid.js and js/controls.js.
 
-Layout (imagegrid.js): ``.ncut-grid`` holds one ``canvas.ncut-cell`` per (row, image), rows in order
-photo, resolution 0, resolution 1, ...; a cell keeps ``.ncut-loading`` until the payload is decoded.
+Layout (imagegrid.js): ``.ncut-grid`` holds one ``canvas.ncut-cell`` per (row, image), tagged
+``data-res`` ("photo" or the resolution index) and ``data-image``; a cell keeps ``.ncut-loading``
+until the payload is decoded. The ``.ncut`` root carries the browser's selection in ``data-selected``.
 A click at (x, y) of a cell picks the patch ``floor(x / width * w), floor(y / height * h)`` of that
 row's resolution (the photo row maps onto the finest one). Node ids follow docs/wire-format.md.
 """
@@ -38,7 +39,13 @@ class WidgetDom:
 
     def cell(self, res: int, image: int) -> Locator:
         """The canvas of ``image`` in the row of resolution ``res`` (``PHOTO`` for the photo row)."""
-        return self.root.locator(".ncut-grid canvas.ncut-cell").nth((res + 1) * self.n_images + image)
+        tag = "photo" if res == PHOTO else str(res)
+        return self.root.locator(f'.ncut-grid canvas.ncut-cell[data-res="{tag}"][data-image="{image}"]')
+
+    def selected(self) -> list[int]:
+        """The node ids the browser has selected (``data-selected`` on the root)."""
+        raw = self.root.get_attribute("data-selected") or ""
+        return [int(v) for v in raw.split(",") if v]
 
     def view3d(self) -> Locator:
         return self.root.locator(".ncut-3d canvas")

@@ -61,6 +61,7 @@ def test_click_highlights_other_image_without_network(exported, page_view) -> No
 
     # The page redraws on the next animation frame; wait for the summary, then compare pixels.
     page.wait_for_function("() => /1 selected/.test(document.querySelector('.ncut-summary').textContent)")
+    assert dom.selected() == [node]
     after = dom.shots(dom.others(0))
     changes = [changed_fraction(b, a) for b, a in zip(before, after, strict=True)]
     assert max(changes) > 0.02, f"clicking image 0 changed no other image's pixels: {changes}"
@@ -90,6 +91,7 @@ def test_photo_row_click_maps_to_finest_resolution(exported, page_view) -> None:
         " return m && Math.abs(Number(m[1].replace(/,/g, '')) - n) <= Math.max(1, Math.floor(n / 500)); }",
         arg=expected,
     )
+    assert dom.selected() == [node]
     after = dom.shots(dom.others(1))
     assert max(changed_fraction(b, a) for b, a in zip(before, after, strict=True)) > 0.02
     _assert_offline_and_clean(log)
