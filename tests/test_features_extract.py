@@ -112,9 +112,11 @@ def test_batching_layers_and_progress(photos, backbone):
     batched = extract_features(photos, layer=9, batch_size=2, progress=False, **kwargs)
     layer3 = extract_features(photos, layer=3, batch_size=3, progress=False, **kwargs)
     assert one.channels == 768
+    # Batch size changes BLAS blocking, so float32 sums differ in the last bits (seen: 1e-4 after
+    # 12 blocks on 2 threads); features are O(1), so 1e-3 still catches any real mix-up.
     for r in range(2):
-        torch.testing.assert_close(one.grids[r][..., 384:], batched.grids[r], atol=1e-5, rtol=1e-5)
-        torch.testing.assert_close(one.grids[r][..., :384], layer3.grids[r], atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(one.grids[r][..., 384:], batched.grids[r], atol=1e-3, rtol=1e-3)
+        torch.testing.assert_close(one.grids[r][..., :384], layer3.grids[r], atol=1e-3, rtol=1e-3)
     assert calls[0] == ("features", 0, 6) and calls[-1] == ("features", 6, 6)
     assert [c[1] for c in calls] == sorted(c[1] for c in calls)
     # Different layers and different sizes really give different features.
