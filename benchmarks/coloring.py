@@ -27,9 +27,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from reference_env import REF_PY, ensure_reference_env  # noqa: E402
+
 OUT = ROOT / "benchmarks" / "out"
-REF_VENV = ROOT / "benchmarks" / ".venv-ref"
-REF_PY = REF_VENV / "bin" / "python"
 
 REF_SCRIPT = """
 import json, sys, time, numpy as np, torch
@@ -60,13 +60,6 @@ def real_eigvecs() -> np.ndarray:
     OUT.mkdir(parents=True, exist_ok=True)
     np.save(path, vecs.numpy())
     return vecs.numpy()
-
-
-def ensure_ref_venv() -> None:
-    if REF_PY.exists():  # idempotent: the engine benchmark may have made it already
-        return
-    subprocess.run([sys.executable, "-m", "venv", str(REF_VENV)], check=True)
-    subprocess.run([str(REF_PY), "-m", "pip", "install", "torch==2.14.1", "ncut-pytorch==3.2.0"], check=True)
 
 
 def run_reference(vecs_path: Path, runs: int) -> tuple[list[float], np.ndarray]:
@@ -100,7 +93,7 @@ def main() -> None:
     vecs_path = OUT / "real_eigvecs.npy"
     print(f"eigenvectors {vecs.shape} (DINOv2 ViT-S/14 layer 9, 10 photos + mirrors, 224+448 px)")
     print(f"torch threads: {torch.get_num_threads()}")
-    ensure_ref_venv()
+    ensure_reference_env()
     ref_times, ref_rgb = run_reference(vecs_path, args.runs)
     ref_med = statistics.median(ref_times)
     ref_pres = neighbor_preservation(vecs, ref_rgb)

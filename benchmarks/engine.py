@@ -31,11 +31,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from reference_env import REF_PY, ensure_reference_env
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-REF_VENV = HERE / ".venv-ref"
-REF_PY = REF_VENV / "bin" / "python"
-REF_SPEC = ["ncut-pytorch==3.2.0", "torch==2.14.1"]
 
 
 # ----------------------------------------------------------------------------- worker side
@@ -85,14 +84,6 @@ def worker(args: argparse.Namespace) -> None:
 
 
 # ----------------------------------------------------------------------------- driver side
-def ensure_ref_env() -> None:
-    if REF_PY.exists():
-        return
-    print(f"creating {REF_VENV} with {' '.join(REF_SPEC)} ...", flush=True)
-    subprocess.run([sys.executable, "-m", "venv", str(REF_VENV)], check=True)
-    subprocess.run([str(REF_PY), "-m", "pip", "install", "--quiet", *REF_SPEC], check=True)
-
-
 def run_worker(method: str, data: str, *, reps: int, threads: int, warm: bool = True,
                save: str | None = None, **kwargs: object) -> dict:
     py = sys.executable if method == "ours" else str(REF_PY)
@@ -167,7 +158,7 @@ def main() -> None:
     from ncut_widget.engine.synthetic import planted_patch_features
 
     torch.set_num_threads(args.threads)
-    ensure_ref_env()
+    ensure_reference_env()
     tmp = Path(tempfile.mkdtemp(prefix="ncut-bench-"))
     T = args.threads
     print(f"threads={T}  torch={torch.__version__}  cpu_count={os.cpu_count()}  "
