@@ -45,7 +45,7 @@ def demo(argv: list[str]) -> int:
     from .features import sample_images
     from .progress import TqdmProgress
     from .widget import NcutWidget
-    from .widget.pipeline import compute, summary
+    from .widget.pipeline import compute
 
     if args.images_dir is None:
         images = sample_images(args.n_images)
@@ -60,8 +60,6 @@ def demo(argv: list[str]) -> int:
     progress.close()
     widget = NcutWidget()
     widget.set_results(results)
-    widget.stage = "Done"
-    widget.status = summary(results)
     out = widget.save_html(args.out).resolve()
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB): {results.layout.n_nodes} nodes, "
           f"{len(results.images)} images at {', '.join(results.layout.labels)}")

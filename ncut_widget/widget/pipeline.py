@@ -75,12 +75,6 @@ def _prefixed(report: Callable[[str, int, int], None], prefix: str) -> Callable[
     return prefixed
 
 
-def summary(results: Results) -> str:
-    """One line for the status bar: nodes, images, resolutions."""
-    layout = results.layout
-    return f"{layout.n_nodes} nodes from {len(layout.image_names)} images at {', '.join(layout.labels)}"
-
-
 def explore(
     images: Sequence[Any],
     resolutions: Sequence[int | tuple[int, int]] = (224, 448),
@@ -125,8 +119,6 @@ def explore(
                               progress=report, **ncut_kwargs)
             report("Sending to the browser", 0, 1)
             widget.set_results(results)
-            report("Done", 1, 1)
-            widget.status = summary(results)
         except BaseException as err:  # noqa: BLE001 - shown in the widget, re-raised by wait()
             widget._job_error = err
             widget.error = f"{type(err).__name__}: {err}"

@@ -28,6 +28,11 @@ class Results:
     images: Sequence[Image.Image]
     split: Callable[[Any], list[Any]]  # per-node array -> per-resolution grids
 
+    def summary(self) -> str:
+        """One line for the status bar: nodes, images, resolutions."""
+        layout = self.layout
+        return f"{layout.n_nodes} nodes from {len(layout.image_names)} images at {', '.join(layout.labels)}"
+
 
 def _as_numpy(values: Any, name: str, n: int, width: int | None) -> np.ndarray:
     if isinstance(values, torch.Tensor):

@@ -98,7 +98,7 @@ class NcutWidget(anywidget.AnyWidget):
         return widget
 
     def set_results(self, results: Results) -> None:
-        """Encode ``results`` and send them to every view (replacing what was shown)."""
+        """Encode ``results`` and send them to every view (replacing what was shown); marks the job done."""
         encoded = wire.encode_state(
             results.layout, results.eigvecs, results.X_3d, results.rgb, results.images,
             version=next(_versions),
@@ -111,6 +111,9 @@ class NcutWidget(anywidget.AnyWidget):
             self.selected = []
             self.n_eig_view = min(max(self.n_eig_view, 1), k)
             self.meta = encoded.meta
+            self.stage = "Done"
+            self.progress = 1.0
+            self.status = results.summary()
         self._send_payload()
 
     # --- the payload travels as custom messages so no single comm message passes 10 MB --------
