@@ -97,6 +97,7 @@ export function createImageGrid(store, container) {
   let photos = []; // ImageBitmap | null per image
   let scratch = []; // per resolution: an h×w canvas holding the patch colors
   let builtFor = null; // the meta the DOM was built for
+  let cols = 0; // image columns per band in the built DOM
   let frame = 0;
   let generation = 0;
 
@@ -114,36 +115,49 @@ export function createImageGrid(store, container) {
     message.hidden = ready;
     message.textContent = store.decodeError ? `Could not decode the results: ${store.decodeError}` : "Waiting for results…";
     if (!ready) return;
-    grid.style.gridTemplateColumns = `auto repeat(${meta.images.length}, var(--ncut-cell-w, 120px))`;
+    // Many images wrap into bands of `cols` columns so the cells use the pane's height too.
+    const n = meta.images.length;
+    cols = columnsPerBand(meta);
+    grid.style.gridTemplateColumns = `auto repeat(${cols}, var(--ncut-cell-w, 120px))`;
     const rows = [
       { res: PHOTO, label: "image" },
       ...meta.resolutions.map((r, i) => ({ res: i, label: String(r.label) })),
     ];
-    grid.append(document.createElement("span"));
-    for (const img of meta.images) {
-      const name = document.createElement("div");
-      name.className = "ncut-colname";
-      name.textContent = img.name;
-      name.title = img.name;
-      grid.append(name);
-    }
-    for (const row of rows) {
-      const label = document.createElement("div");
-      label.className = "ncut-rowlabel";
-      label.textContent = row.label;
-      grid.append(label);
-      meta.images.forEach((img, image) => {
-        const canvas = document.createElement("canvas");
-        canvas.className = store.data ? "ncut-cell" : "ncut-cell ncut-loading";
-        const aspect = Math.min(2, Math.max(0.5, (img.width || 1) / (img.height || 1)));
-        canvas.style.aspectRatio = String(aspect);
-        canvas.title = `${img.name} · ${row.res === PHOTO ? "photo" : row.label}`;
-        // Stable hooks for tests and page scripts, independent of DOM order.
-        canvas.dataset.res = row.res === PHOTO ? "photo" : String(row.res);
-        canvas.dataset.image = String(image);
-        grid.append(canvas);
-        cells.push({ canvas, res: row.res, image });
-      });
+    const pad = (count) => {
+      for (let i = 0; i < count; i++) grid.append(document.createElement("span"));
+    };
+    for (let first = 0; first < n; first += cols) {
+      const band = meta.images.slice(first, first + cols);
+      const missing = cols - band.length;
+      pad(1);
+      for (const img of band) {
+        const name = document.createElement("div");
+        name.className = "ncut-colname";
+        name.textContent = img.name;
+        name.title = img.name;
+        grid.append(name);
+      }
+      pad(missing);
+      for (const row of rows) {
+        const label = document.createElement("div");
+        label.className = "ncut-rowlabel";
+        label.textContent = row.label;
+        grid.append(label);
+        band.forEach((img, offset) => {
+          const image = first + offset;
+          const canvas = document.createElement("canvas");
+          canvas.className = store.data ? "ncut-cell" : "ncut-cell ncut-loading";
+          const aspect = Math.min(2, Math.max(0.5, (img.width || 1) / (img.height || 1)));
+          canvas.style.aspectRatio = String(aspect);
+          canvas.title = `${img.name} · ${row.res === PHOTO ? "photo" : row.label}`;
+          // Stable hooks for tests and page scripts, independent of DOM order.
+          canvas.dataset.res = row.res === PHOTO ? "photo" : String(row.res);
+          canvas.dataset.image = String(image);
+          grid.append(canvas);
+          cells.push({ canvas, res: row.res, image });
+        });
+        pad(missing);
+      }
     }
     sizeCells();
   }
@@ -176,13 +190,44 @@ export function createImageGrid(store, container) {
     });
   }
 
+  /** Room for one cell when the images are laid out `perBand` to a band (may be below MIN_CELL). */
+  function roomPerCell(perBand) {
+    // offsetWidth less padding and a scrollbar's room: a scrollbar coming or going must not
+    // change the layout (that could flip the band count back and forth).
+    return (container.offsetWidth - 34 - 48 - 8 * (perBand + 1)) / perBand;
+  }
+
+  function cellWidth(perBand) {
+    return Math.floor(Math.min(MAX_CELL, Math.max(MIN_CELL, roomPerCell(perBand))));
+  }
+
+  /** The columns per band that give the most room per cell while the bands fit the pane's height. */
+  function columnsPerBand(meta) {
+    const n = meta.images.length;
+    const height = container.clientHeight - 16;
+    if (!(container.offsetWidth > 0) || !(height > 0)) return n;
+    const aspects = meta.images.map((img) => Math.min(2, Math.max(0.5, (img.width || 1) / (img.height || 1))));
+    const flattest = Math.min(...aspects);
+    const rows = 1 + meta.resolutions.length;
+    let best = n;
+    for (let bands = 2; bands <= n; bands++) {
+      const perBand = Math.ceil(n / bands);
+      if (Math.ceil(n / perBand) !== bands) continue;
+      const needed = bands * (20 + rows * (cellWidth(perBand) / flattest + 6));
+      if (needed <= height && roomPerCell(perBand) > roomPerCell(best)) best = perBand;
+    }
+    return best;
+  }
+
   function sizeCells() {
     const meta = builtFor;
     if (!meta || !meta.images) return;
-    const n = meta.images.length;
-    const avail = container.clientWidth - 48 - 8 * (n + 1);
-    const w = Math.floor(Math.min(MAX_CELL, Math.max(MIN_CELL, avail / n)));
-    grid.style.setProperty("--ncut-cell-w", `${w}px`);
+    if (columnsPerBand(meta) !== cols) {
+      builtFor = null;
+      build();
+      return;
+    }
+    grid.style.setProperty("--ncut-cell-w", `${cellWidth(cols)}px`);
     requestDraw();
   }
 

@@ -72,18 +72,24 @@ class WidgetDom:
                         raise AssertionError(f"cell (res {res}, image {image}) still blank after {timeout} s")
                     time.sleep(0.2)
 
-    def patch_point(self, res: int, image: int, row: int, col: int) -> tuple[float, float]:
-        """The center of a patch in the cell's CSS pixels, from the cell's current size."""
-        box = self.cell(res, image).bounding_box()
+    def click_patch(self, res: int, image: int, row: int, col: int, *, on: int | None = None) -> int:
+        """Click like a user near the center of patch (row, col) of resolution ``res``, on the cell of
+        row ``on`` (default ``res``; ``PHOTO`` maps onto the finest grid); return the node under it.
+
+        The click lands on whole page pixels and the expected node is computed from where it landed:
+        a patch of a 32-row grid in a 57 px cell is under 2 px tall, so rounding decides its row.
+        """
+        cell = self.cell(res if on is None else on, image)
+        cell.scroll_into_view_if_needed()
+        box = cell.bounding_box()
         assert box is not None, "the cell is not displayed"
         r = self.meta["resolutions"][res]
-        return (col + 0.5) / r["w"] * box["width"], (row + 0.5) / r["h"] * box["height"]
-
-    def click_patch(self, res: int, image: int, row: int, col: int) -> int:
-        """Click the center of a patch like a user (scrolls it into view); returns its node id."""
-        x, y = self.patch_point(res, image, row, col)
-        self.cell(res, image).click(position={"x": x, "y": y})
-        return node_id(self.meta, res, image, row, col)
+        x = round(box["x"] + (col + 0.5) / r["w"] * box["width"])
+        y = round(box["y"] + (row + 0.5) / r["h"] * box["height"])
+        self.root.page.mouse.click(x, y)
+        hit_col = min(r["w"] - 1, int((x - box["x"]) / box["width"] * r["w"]))
+        hit_row = min(r["h"] - 1, int((y - box["y"]) / box["height"] * r["h"]))
+        return node_id(self.meta, res, image, hit_row, hit_col)
 
     def others(self, image: int) -> list[Locator]:
         """Every cell (photo and colormaps) of every image but ``image``."""

@@ -81,10 +81,8 @@ def test_photo_row_click_maps_to_finest_resolution(exported, page_view) -> None:
     r = w.meta["resolutions"][finest]
     row, col = r["h"] - 2, 1
     # A photo-row click lands on the patch of the finest grid under the cursor.
-    x, y = dom.patch_point(finest, 1, row, col)
     before = dom.shots(dom.others(1))
-    dom.cell(PHOTO, 1).click(position={"x": x, "y": y})
-    node = r["offset"] + 1 * r["h"] * r["w"] + row * r["w"] + col
+    node = dom.click_patch(finest, 1, row, col, on=PHOTO)
     expected = int((w.similarity([node]) >= w.threshold).sum())
     page.wait_for_function(
         "n => { const m = /([\\d,]+) of/.exec(document.querySelector('.ncut-summary').textContent);"

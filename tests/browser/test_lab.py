@@ -134,8 +134,7 @@ def test_click_after_resize_still_picks_the_right_node(lab) -> None:
         node = dom.click_patch(finest, 1, r["h"] - 3, r["w"] - 4)
         probe.wait_for("w.selected", _equals([node]))
         # The photo row maps onto the finest grid with the same geometry.
-        x, y = dom.patch_point(finest, 2, 1, 2)
-        dom.cell(PHOTO, 2).click(position={"x": x, "y": y})
-        probe.wait_for("w.selected", _equals([r["offset"] + 2 * r["h"] * r["w"] + 1 * r["w"] + 2]))
+        node = dom.click_patch(finest, 2, 1, 2, on=PHOTO)
+        probe.wait_for("w.selected", _equals([node]))
     finally:
         page.set_viewport_size({"width": 1400, "height": 1000})
