@@ -2,7 +2,7 @@
 // one column per image. Colormaps are drawn crisp at their patch grid; clicking a patch selects its
 // node, and a selection turns every cell into a similarity view.
 import { HEAT_LUT, heatIndex, heatT } from "./colormap.js";
-import { finestResolution, nodeId, nodeInfo } from "./layout.js";
+import { describeNode, finestResolution, nodeId, nodeInfo } from "./layout.js";
 
 const PHOTO = -1;
 const MIN_CELL = 56;
@@ -91,7 +91,11 @@ export function createImageGrid(store, container) {
   grid.className = "ncut-grid";
   const message = document.createElement("div");
   message.className = "ncut-placeholder";
-  container.append(message, grid);
+  const tooltip = document.createElement("div");
+  tooltip.className = "ncut-tooltip";
+  tooltip.setAttribute("role", "status");
+  tooltip.hidden = true;
+  container.append(message, grid, tooltip);
 
   let cells = []; // {canvas, res, image}
   let photos = []; // ImageBitmap | null per image
@@ -285,15 +289,39 @@ export function createImageGrid(store, container) {
     }
   }
 
-  function onClick(e) {
+  /** The node under a pointer event on a cell (the photo row maps onto the finest grid); -1 elsewhere. */
+  function nodeAt(e) {
     const cell = cells.find((c) => c.canvas === e.target);
-    if (!cell || !store.data) return;
+    if (!cell || !store.data) return -1;
     const meta = store.data.meta;
     const r = meta.resolutions[cell.res === PHOTO ? finestResolution(meta) : cell.res];
     const rect = cell.canvas.getBoundingClientRect();
     const col = Math.min(r.w - 1, Math.max(0, Math.floor(((e.clientX - rect.left) / rect.width) * r.w)));
     const row = Math.min(r.h - 1, Math.max(0, Math.floor(((e.clientY - rect.top) / rect.height) * r.h)));
-    store.pick(nodeId(r, cell.image, row, col), e.shiftKey);
+    return nodeId(r, cell.image, row, col);
+  }
+
+  function onClick(e) {
+    const node = nodeAt(e);
+    if (node >= 0) store.pick(node, e.shiftKey);
+  }
+
+  function onHover(e) {
+    const node = nodeAt(e);
+    const text = node >= 0 ? describeNode(store.data.meta, node, store.sim) : "";
+    tooltip.hidden = !text;
+    if (!text) return;
+    tooltip.textContent = text;
+    // The pane scrolls: place the tooltip in its content coordinates.
+    const pane = container.getBoundingClientRect();
+    const x = e.clientX - pane.left + container.scrollLeft;
+    const fitsRight = x + 12 + tooltip.offsetWidth <= container.scrollLeft + container.clientWidth;
+    tooltip.style.left = `${fitsRight ? x + 12 : Math.max(container.scrollLeft, x - 12 - tooltip.offsetWidth)}px`;
+    tooltip.style.top = `${e.clientY - pane.top + container.scrollTop + 12}px`;
+  }
+
+  function onLeave() {
+    tooltip.hidden = true;
   }
 
   function onData() {
@@ -304,6 +332,8 @@ export function createImageGrid(store, container) {
   }
 
   grid.addEventListener("click", onClick);
+  grid.addEventListener("pointermove", onHover);
+  grid.addEventListener("pointerleave", onLeave);
   const resizeObserver = new ResizeObserver(sizeCells);
   resizeObserver.observe(container);
   const unsubscribe = [
@@ -319,6 +349,8 @@ export function createImageGrid(store, container) {
     resizeObserver.disconnect();
     cancelAnimationFrame(frame);
     grid.removeEventListener("click", onClick);
+    grid.removeEventListener("pointermove", onHover);
+    grid.removeEventListener("pointerleave", onLeave);
     generation++;
     container.replaceChildren();
   };

@@ -31,6 +31,20 @@ export function nodeInfo(meta, node) {
 }
 
 /**
+ * The hover text of a node: image name, resolution label, row, col, and its similarity if any.
+ * @param {object} meta
+ * @param {number} node
+ * @param {Float32Array|null} sim the current similarity, or null without a selection
+ * @returns {string} empty when the node is out of range
+ */
+export function describeNode(meta, node, sim) {
+  const info = nodeInfo(meta, node);
+  if (!info) return "";
+  const similarity = sim ? ` · sim ${sim[node].toFixed(2)}` : "";
+  return `${meta.images[info.image].name} · ${meta.resolutions[info.res].label} · row ${info.row}, col ${info.col}${similarity}`;
+}
+
+/**
  * Index of the resolution with the most patches (the photo row maps clicks onto it).
  * @param {object} meta
  * @returns {number}

@@ -17,7 +17,7 @@ import {
 } from "three";
 import { OrbitControls } from "three/examples/jsm/controls/OrbitControls.js";
 import { HEAT_LUT } from "./colormap.js";
-import { nodeInfo } from "./layout.js";
+import { describeNode } from "./layout.js";
 import { pickNearest } from "./picking.js";
 
 const CLICK_SLOP_PX = 4;
@@ -267,14 +267,12 @@ export function createView3d(store, container) {
   }
   function showTooltip(e) {
     const node = pickAt(e);
-    const info = node >= 0 ? nodeInfo(store.data.meta, node) : null;
-    if (!info) {
+    const text = node >= 0 ? describeNode(store.data.meta, node, store.sim) : "";
+    if (!text) {
       tooltip.hidden = true;
       return;
     }
-    const meta = store.data.meta;
-    const sim = store.sim ? ` · sim ${store.sim[node].toFixed(2)}` : "";
-    tooltip.textContent = `${meta.images[info.image].name} · ${meta.resolutions[info.res].label} · row ${info.row}, col ${info.col}${sim}`;
+    tooltip.textContent = text;
     const rect = container.getBoundingClientRect();
     tooltip.style.left = `${e.clientX - rect.left + 12}px`;
     tooltip.style.top = `${e.clientY - rect.top + 12}px`;

@@ -134,3 +134,25 @@ def _assert_offline_and_clean(log: PageLog) -> None:
     assert remote == [], f"the exported page made network requests: {remote}"
     assert log.page_errors == [], f"uncaught errors: {log.page_errors}"
     assert log.console_errors == [], f"console errors: {log.console_errors}"
+
+
+def test_hovering_a_patch_names_it(exported, page_view) -> None:
+    w, _ = exported
+    page, log, dom = page_view
+    r = w.meta["resolutions"][1]
+    box = dom.cell(1, 0).bounding_box()
+    assert box is not None
+    row, col = 3, 5
+    # Whole pixels near the patch center; the expected patch is the one under them.
+    x = round(box["x"] + (col + 0.5) / r["w"] * box["width"])
+    y = round(box["y"] + (row + 0.5) / r["h"] * box["height"])
+    page.mouse.move(x, y)
+    hit_row = int((y - box["y"]) / box["height"] * r["h"])
+    hit_col = int((x - box["x"]) / box["width"] * r["w"])
+    tooltip = dom.root.locator(".ncut-grid-pane .ncut-tooltip")
+    tooltip.wait_for(state="visible")
+    name = w.meta["images"][0]["name"]
+    assert tooltip.inner_text().startswith(f"{name} · {r['label']} · row {hit_row}, col {hit_col}")
+    page.mouse.move(1, 1)
+    tooltip.wait_for(state="hidden")
+    _assert_offline_and_clean(log)
