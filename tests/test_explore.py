@@ -46,3 +46,5 @@ def test_explore_rejects_bad_arguments_at_once(photos):
         explore(photos, color="rainbow")
     with pytest.raises(ValueError, match="non-empty list"):
         explore([])
+    with pytest.raises(ValueError, match="unknown device 'gpu0'"):
+        explore(photos, device="gpu0")

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..engine.checks import resolve_device
 from .results import Results, build_results
 from .widget import NcutWidget
 
@@ -109,6 +110,7 @@ def explore(
         raise ValueError(f"unknown color {color!r}: choose one of {COLORINGS}")
     if not isinstance(images, Sequence) or isinstance(images, (str, bytes)) or len(images) == 0:
         raise ValueError("images must be a non-empty list of images (PIL, paths, arrays or tensors)")
+    resolve_device(device)  # an unusable device fails here, not later in the thread
     widget = NcutWidget(stage="Starting", status="Starting…")
     images = list(images)
 
