@@ -1,22 +1,23 @@
 // Bundles the widget (and the standalone page bootstrap) into ncut_widget/static/.
 import * as esbuild from "esbuild";
-import { existsSync } from "node:fs";
 
 const watch = process.argv.includes("--watch");
-const entryPoints = ["js/widget.js", "js/standalone.js"].filter((p) => existsSync(p));
-const options = {
-  entryPoints,
+const common = {
   bundle: true,
   format: "esm",
   minify: !watch,
   target: ["es2020"],
   outdir: "ncut_widget/static",
-  loader: { ".css": "css" },
   logLevel: "info",
 };
+const builds = [
+  // widget.js + widget.css: what anywidget loads in Jupyter.
+  { ...common, entryPoints: ["js/widget.js"], loader: { ".css": "css" } },
+  // standalone.js: the exported page inlines widget.css itself, so the CSS import is dropped here.
+  { ...common, entryPoints: ["js/standalone.js"], loader: { ".css": "empty" } },
+];
 if (watch) {
-  const ctx = await esbuild.context(options);
-  await ctx.watch();
+  for (const options of builds) await (await esbuild.context(options)).watch();
 } else {
-  await esbuild.build(options);
+  await Promise.all(builds.map((options) => esbuild.build(options)));
 }
