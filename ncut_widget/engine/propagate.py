@@ -51,26 +51,23 @@ def knn_propagate(
         raise ValueError(f"metric must be 'cosine' or 'euclidean', got {metric!r}")
     dev = torch.device(device) if device is not None else anchor_feats.device
     A = anchor_feats.to(dev, torch.float32)
-    V = anchor_values.to(dev, torch.float32)
-    k = min(n_neighbors, A.shape[0])
+    Q = query_feats.to(torch.float32)
     if metric == "cosine":
-        A = F.normalize(A, dim=1)
-    else:
-        a_sq = A.pow(2).sum(dim=1)
-    n = query_feats.shape[0]
+        A, Q = F.normalize(A, dim=1), F.normalize(Q, dim=1)
+    # The one chunked neighbour search (float32 here: layouts want exact neighbour order).
+    dist, idx = nearest_anchors(
+        A, Q, n_neighbors, distance=metric, fast_search=False, chunk_size=chunk_size, device=dev,
+        progress=progress,
+    )
+    sim = 1.0 - dist if metric == "cosine" else -dist
+    w = torch.ones_like(sim) if weight_fn is None else weight_fn(sim)
+    w = w / w.sum(dim=1, keepdim=True).clamp_min(1e-12)
+    V = anchor_values.to(torch.float32).cpu()
+    n = Q.shape[0]
     out = torch.empty((n, V.shape[1]), dtype=torch.float32)
-    for start in range(0, n, chunk_size):
-        Q = query_feats[start : start + chunk_size].to(dev, torch.float32)
-        if metric == "cosine":
-            sim = F.normalize(Q, dim=1) @ A.T
-        else:
-            sim = torch.addmm(a_sq.unsqueeze(0), Q, A.T, alpha=-2.0).add_(Q.pow(2).sum(1, keepdim=True)).neg_()
-        top_sim, top_idx = sim.topk(k, dim=1)
-        w = torch.ones_like(top_sim) if weight_fn is None else weight_fn(top_sim)
-        w = w / w.sum(dim=1, keepdim=True).clamp_min(1e-12)
-        out[start : start + Q.shape[0]] = torch.einsum("nk,nkd->nd", w, V[top_idx]).cpu()
-        if progress is not None:
-            progress(min(start + chunk_size, n), n)
+    for start in range(0, n, chunk_size):  # chunked so the (n, k, K) gather stays small
+        stop = start + chunk_size
+        out[start:stop] = torch.einsum("nk,nkd->nd", w[start:stop], V[idx[start:stop]])
     return out
 
 
