@@ -99,9 +99,7 @@ def to_plotly(widget: NcutWidget, max_points: int = 50_000) -> Any:
     )
     grids = results.split(per_node)
     for i, image in enumerate(results.images):
-        thumb = image.convert("RGB")
-        thumb.thumbnail((wire.THUMBNAIL_SIDE, wire.THUMBNAIL_SIDE))
-        fig.add_trace(go.Image(z=np.asarray(thumb), name=layout.image_names[i]), row=2, col=i + 1)
+        fig.add_trace(go.Image(z=np.asarray(wire.thumbnail(image)), name=layout.image_names[i]), row=2, col=i + 1)
         for r, grid in enumerate(grids):
             fig.add_trace(go.Image(z=np.asarray(grid[i]), name=f"{layout.image_names[i]} @ {layout.labels[r]}"),
                           row=3 + r, col=i + 1)

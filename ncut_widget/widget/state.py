@@ -72,11 +72,16 @@ def dequantize_eigvecs(q: np.ndarray, scale: np.ndarray) -> np.ndarray:
     return q.astype(np.float32) * scale.astype(np.float32)[None, :]
 
 
-def _thumbnail_bytes(image: Image.Image) -> bytes:
+def thumbnail(image: Image.Image) -> Image.Image:
+    """An RGB copy of ``image`` whose longer side is at most ``THUMBNAIL_SIDE`` pixels."""
     thumb = image.convert("RGB")
     thumb.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.LANCZOS)
+    return thumb
+
+
+def _thumbnail_bytes(image: Image.Image) -> bytes:
     out = io.BytesIO()
-    thumb.save(out, format="JPEG", quality=85)
+    thumbnail(image).save(out, format="JPEG", quality=85)
     return out.getvalue()
 
 
