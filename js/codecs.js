@@ -14,21 +14,16 @@ export function asBytes(buf) {
 }
 
 /**
- * Concatenates payload slices into one fresh, 8-byte-aligned ArrayBuffer (typed arrays are then
- * created on it at the offsets meta.arrays gives, which are multiples of 8).
- * @param {Array<ArrayBuffer|ArrayBufferView>} chunks in order
+ * The payload's bytes in an 8-byte-aligned ArrayBuffer of exactly its length: typed arrays are
+ * created on it at the offsets meta.arrays gives (multiples of 8). Jupyter hands binary traits over
+ * as DataViews that may start at any byteOffset of a larger buffer; those are copied.
+ * @param {ArrayBuffer|ArrayBufferView} buf
  * @returns {ArrayBuffer}
  */
-export function concatChunks(chunks) {
-  const parts = chunks.map(asBytes);
-  const total = parts.reduce((n, p) => n + p.byteLength, 0);
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out.buffer;
+export function alignedBuffer(buf) {
+  const bytes = asBytes(buf);
+  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) return bytes.buffer;
+  return bytes.slice().buffer;
 }
 
 /**

@@ -1,14 +1,14 @@
 // The in-page stand-in for an anywidget model used by the exported HTML page: traits live in a
-// plain object, and request_data replays the inlined payload chunks as custom messages.
+// plain object; the payload trait is the inlined base64, decoded once.
 import { base64ToBytes } from "./codecs.js";
 
 /**
  * Builds a model over inlined state.
- * @param {{traits: object, chunks: string[]}} state the page's ncut-state JSON
+ * @param {{traits: object, payload: string}} state the page's ncut-state JSON
  * @returns {{get: Function, set: Function, on: Function, off: Function, save_changes: Function, send: Function}}
  */
 export function createPageModel(state) {
-  const traits = { ...state.traits };
+  const traits = { ...state.traits, payload: base64ToBytes(state.payload || "") };
   const handlers = new Map();
 
   function fire(name, ...args) {
@@ -29,16 +29,7 @@ export function createPageModel(state) {
       handlers.get(name)?.delete(fn);
     },
     save_changes() {},
-    send(msg) {
-      if (!msg || msg.type !== "request_data") return;
-      const version = traits.meta && traits.meta.version;
-      const chunks = state.chunks || [];
-      // Asynchronous like a kernel reply, so listeners registered after send() still hear it.
-      setTimeout(() => {
-        chunks.forEach((b64, index) => {
-          fire("msg:custom", { type: "data", version, index, count: chunks.length }, [base64ToBytes(b64)]);
-        });
-      }, 0);
-    },
+    // No kernel to talk to.
+    send() {},
   };
 }

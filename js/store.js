@@ -1,11 +1,11 @@
-// One store per model: receives the chunked payload, decodes it once, mirrors the small traits and
-// computes similarity, so every view of the model (3D, grid, controls, in any number of displays)
-// reads the same state and stays linked.
-import { concatChunks, decodePayload } from "./codecs.js";
+// One store per model: decodes the binary payload trait once per version, mirrors the small traits
+// and computes similarity, so every view of the model (3D, grid, controls, in any number of
+// displays) reads the same state and stays linked.
+import { alignedBuffer, decodePayload } from "./codecs.js";
 import { createSimilarity } from "./similarity.js";
 
 /**
- * Creates the store for an anywidget model and asks Python for the payload.
+ * Creates the store for an anywidget model.
  *
  * Events (`store.on(name, fn)` returns an unsubscribe function):
  * - "meta": the meta trait changed (the layout is known before its payload arrives)
@@ -17,7 +17,7 @@ import { createSimilarity } from "./similarity.js";
  */
 export function createStore(model) {
   const listeners = new Map();
-  let pending = null; // {version, count, parts}
+  let decodedVersion; // meta.version of store.data: the same version is never decoded twice
   let engine = null;
   let simBuffer = null;
 
@@ -88,7 +88,6 @@ export function createStore(model) {
     destroy() {
       for (const [name, fn] of handlers) model.off(name, fn);
       listeners.clear();
-      pending = null;
     },
   };
 
@@ -98,20 +97,24 @@ export function createStore(model) {
 
   function tryDecode() {
     const meta = store.meta;
-    if (meta.version === undefined) {
+    const payload = model.get("payload");
+    const bytes = payload ? payload.byteLength : 0;
+    if (meta.version === undefined || !bytes) {
       if (store.data) {
         store.data = null;
+        decodedVersion = undefined;
         engine = null;
         emit("data");
       }
       return;
     }
-    // Chunks may arrive before or after their meta; decode once both agree on the version.
-    if (!pending || pending.version !== meta.version || pending.received < pending.count) return;
-    const parts = pending.parts;
-    pending = null;
+    // meta and payload change in one message, but their change events fire one at a time:
+    // decode once both agree (the payload's size is the meta's), and never the same version twice
+    // (a second display, or a re-sent state, keeps every view and the camera as they are).
+    if (meta.version === decodedVersion || bytes !== meta.total_bytes) return;
+    decodedVersion = meta.version;
     try {
-      store.data = decodePayload(meta, concatChunks(parts));
+      store.data = decodePayload(meta, alignedBuffer(payload));
       store.decodeError = "";
     } catch (err) {
       console.error("ncut_widget: could not decode the payload", err);
@@ -129,18 +132,6 @@ export function createStore(model) {
     }
   }
 
-  function onMessage(msg, buffers) {
-    if (!msg || msg.type !== "data") return;
-    const { version, index, count } = msg;
-    if (pending && version < pending.version) return;
-    if (!pending || version > pending.version) {
-      pending = { version, count, parts: new Array(count), received: 0 };
-    }
-    if (pending.parts[index] === undefined) pending.received++;
-    pending.parts[index] = buffers[0];
-    tryDecode();
-  }
-
   function updateSimilarity() {
     const raw = (model.get("selected") || []).map(Number);
     const n = store.data ? store.data.nNodes : 0;
@@ -155,7 +146,6 @@ export function createStore(model) {
   }
 
   const handlers = [
-    ["msg:custom", onMessage],
     [
       "change:meta",
       () => {
@@ -163,12 +153,13 @@ export function createStore(model) {
         tryDecode();
       },
     ],
+    ["change:payload", tryDecode],
     ["change:selected", updateSimilarity],
     ["change:n_eig_view", updateSimilarity],
     ["change:threshold", () => emit("style")],
     ["change:color_mode", () => emit("style")],
   ];
   for (const [name, fn] of handlers) model.on(name, fn);
-  model.send({ type: "request_data" });
+  tryDecode();
   return store;
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -77,7 +78,7 @@ def test_similarity_and_masks_follow_selection_and_threshold(widget: NcutWidget)
     widget.n_eig_view = 4
     sim = widget.similarity()
     assert sim.shape == (160,) and sim[7] == pytest.approx(1.0, abs=1e-5)
-    np.testing.assert_allclose(sim, wire.similarity(wire.decode_eigvecs(widget._encoded), [7], 4))
+    np.testing.assert_allclose(sim, wire.similarity(wire.decode_eigvecs(wire.EncodedState(widget.meta, widget.payload)), [7], 4))
     widget.threshold = 0.3
     masks = widget.selected_masks()
     assert [m.shape for m in masks] == [(2, 4, 4), (2, 8, 8)]
@@ -87,13 +88,16 @@ def test_similarity_and_masks_follow_selection_and_threshold(widget: NcutWidget)
     assert not np.allclose(widget.similarity(), sim)
 
 
-def test_request_data_message_sends_the_payload_in_chunks(widget: NcutWidget, monkeypatch):
+def test_payload_is_synced_state_sent_with_its_meta_in_one_message(widget: NcutWidget):
+    # The payload is a binary trait: it is in the widget's state (saved notebooks, new views).
+    state = widget.get_state()
+    assert state["payload"] == widget.payload and len(widget.payload) == widget.meta["total_bytes"]
     sent = []
-    monkeypatch.setattr(widget, "send", lambda content, buffers=None: sent.append((content, buffers)))
-    widget._on_frontend_msg(widget, {"type": "request_data"}, [])
-    assert [c["index"] for c, _ in sent] == list(range(len(sent)))
-    assert all(c["version"] == widget.meta["version"] for c, _ in sent)
-    assert b"".join(b[0] for _, b in sent) == widget._encoded.payload
+    # Capture what would go to the frontend.
+    widget.send_state = lambda key=None: sent.append(set(key))  # type: ignore[method-assign]
+    other = dataclasses.replace(widget.results, rgb=1.0 - widget.results.rgb)
+    widget.set_results(other)
+    assert len(sent) == 1 and {"meta", "payload"} <= sent[0]
 
 
 def test_save_html_is_self_contained(widget: NcutWidget, tmp_path: Path):
@@ -103,7 +107,7 @@ def test_save_html_is_self_contained(widget: NcutWidget, tmp_path: Path):
     raw = re.search(r'<script type="application/json" id="ncut-state">(.*?)</script>', page, re.S).group(1)
     state = json.loads(raw)
     assert state["traits"]["selected"] == [2]
-    assert b"".join(base64.b64decode(c) for c in state["chunks"]) == widget._encoded.payload
+    assert base64.b64decode(state["payload"]) == widget.payload
 
 
 def test_to_plotly_draws_embedding_and_every_colormap(widget: NcutWidget):

@@ -63,16 +63,6 @@ def test_bytes_per_node_stay_under_40():
     assert len(enc.payload) / layout.n_nodes <= 40
 
 
-def test_chunks_are_consecutive_and_bounded():
-    layout = _layout()
-    eig, xyz, rgb = _random_result(layout.n_nodes, 8)
-    enc = wire.encode_state(layout, eig, xyz, rgb, None, version=1)
-    chunks = enc.chunks(max_bytes=1000)
-    assert all(len(c) <= 1000 for c in chunks)
-    assert b"".join(chunks) == enc.payload
-    assert len(chunks) == -(-len(enc.payload) // 1000)
-
-
 def test_similarity_is_cosine_to_mean_direction():
     eig, _, _ = _random_result(300, 12, seed=3)
     sel = [5, 17]

@@ -46,7 +46,6 @@ export function encodePayload(r) {
     k,
     n_eig: k,
     total_bytes: end,
-    n_chunks: 1,
     images: r.images,
     resolutions: r.resolutions,
     pos_min: lo,
@@ -60,16 +59,4 @@ export function encodePayload(r) {
     thumbnails: thumbs,
   };
   return { meta, payload };
-}
-
-/**
- * Splits a payload into consecutive slices of at most `size` bytes.
- * @param {Uint8Array} payload
- * @param {number} size
- * @returns {Uint8Array[]}
- */
-export function splitPayload(payload, size) {
-  const parts = [];
-  for (let o = 0; o < payload.length; o += size) parts.push(payload.subarray(o, o + size));
-  return parts;
 }

@@ -8,7 +8,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { encodePayload, splitPayload } from "./encode.js";
+import { encodePayload } from "./encode.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const arg = (name, fallback) => {
@@ -92,9 +92,6 @@ const thumbnails = scenes.map((s, i) => {
 const images = scenes.map((_, i) => ({ name: `image_${i}`, width: W, height: H }));
 const { meta, payload } = encodePayload({ positions, eigvecs: vecs, k, images, resolutions, thumbnails });
 
-// Split like Python does (no message over 8 MiB) to exercise reassembly.
-const chunks = splitPayload(payload, 8 * 1024 * 1024).map((c) => Buffer.from(c).toString("base64"));
-meta.n_chunks = chunks.length;
 
 const traits = {
   meta,
@@ -119,7 +116,7 @@ const html = `<!doctype html>
 <style>body{margin:16px;${bodyStyle}}</style>
 <style>${esc(css)}</style></head>
 <body><div id="ncut-root"></div>
-<script type="application/json" id="ncut-state">${esc(JSON.stringify({ traits, chunks: pendingJob ? [] : chunks }))}</script>
+<script type="application/json" id="ncut-state">${esc(JSON.stringify({ traits, payload: pendingJob ? "" : Buffer.from(payload).toString("base64") }))}</script>
 <script type="module">${esc(js)}</script>
 </body></html>`;
 mkdirSync(dirname(out), { recursive: true });

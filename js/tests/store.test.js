@@ -1,86 +1,80 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { splitPayload } from "../dev/encode.js";
 import { createSimilarity } from "../similarity.js";
 import { createStore } from "../store.js";
 import { fakeModel, randomResult } from "./helpers.js";
 
-function deliver(model, version, parts, order = parts.map((_, i) => i)) {
-  for (const i of order) model.fire("msg:custom", { type: "data", version, index: i, count: parts.length }, [parts[i]]);
+/** A payload as Jupyter hands it over: a DataView at a non-zero byteOffset of a larger buffer. */
+function asDataView(payload, pad = 3) {
+  const backing = new Uint8Array(payload.length + pad);
+  backing.set(payload, pad);
+  return new DataView(backing.buffer, pad, payload.length);
 }
 
 function loaded(traits = {}, opts = {}) {
   const r = randomResult(opts);
-  const model = fakeModel({ meta: r.meta, ...traits });
+  const model = fakeModel({ meta: r.meta, payload: asDataView(r.payload), ...traits });
   const store = createStore(model);
-  deliver(model, r.meta.version, splitPayload(r.payload, 64));
   return { r, model, store };
 }
 
 afterEach(() => vi.restoreAllMocks());
 
 describe("createStore: payload", () => {
-  it("asks for the data once on creation", () => {
-    const model = fakeModel();
-    createStore(model);
-    expect(model.sent).toEqual([{ type: "request_data" }]);
+  it("decodes a payload present at creation (a saved notebook, a second display)", () => {
+    const { r, model, store } = loaded();
+    expect(store.data.nNodes).toBe(r.meta.n_nodes);
+    expect(model.sent).toEqual([]);
   });
 
-  it("decodes once all chunks of the meta's version arrived, in any order", () => {
+  it("decodes once meta and payload agree, whichever changes first", () => {
     const r = randomResult();
-    const model = fakeModel({ meta: r.meta });
+    const model = fakeModel();
     const store = createStore(model);
     const onData = vi.fn();
     store.on("data", onData);
-    const parts = splitPayload(r.payload, 50);
-    const order = parts.map((_, i) => i).reverse();
-    deliver(model, 1, parts, order.slice(0, -1));
+    model.set("payload", asDataView(r.payload));
     expect(store.data).toBeNull();
-    deliver(model, 1, parts, order.slice(-1));
+    model.set("meta", r.meta);
     expect(onData).toHaveBeenCalledTimes(1);
     expect(store.data.nNodes).toBe(r.meta.n_nodes);
   });
 
-  it("decodes chunks that arrived before their meta when the meta comes", () => {
-    const r = randomResult();
-    const model = fakeModel();
-    const store = createStore(model);
-    deliver(model, 1, splitPayload(r.payload, 100));
-    expect(store.data).toBeNull();
-    model.set("meta", r.meta);
-    expect(store.data.nNodes).toBe(r.meta.n_nodes);
-  });
-
-  it("lets a newer version supersede a partial older one, and ignores late old chunks", () => {
+  it("waits for the new payload when a new meta arrives first", () => {
     const old = randomResult({ version: 1, sides: [4] });
     const neu = randomResult({ version: 2, sides: [8], seed: 5 });
-    const model = fakeModel({ meta: old.meta });
+    const model = fakeModel({ meta: old.meta, payload: asDataView(old.payload) });
     const store = createStore(model);
-    const oldParts = splitPayload(old.payload, 40);
-    deliver(model, 1, oldParts, [0]);
     model.set("meta", neu.meta);
-    const newParts = splitPayload(neu.payload, 40);
-    deliver(model, 2, newParts, newParts.map((_, i) => i).slice(0, -1));
-    deliver(model, 1, oldParts, oldParts.map((_, i) => i).slice(1));
-    deliver(model, 2, newParts, [newParts.length - 1]);
+    expect(store.data.meta.version).toBe(1);
+    model.set("payload", asDataView(neu.payload));
     expect(store.data.meta.version).toBe(2);
     expect(store.data.nNodes).toBe(neu.meta.n_nodes);
   });
 
-  it("reports a payload that does not decode instead of throwing", () => {
-    const r = randomResult();
-    const model = fakeModel({ meta: { ...r.meta, total_bytes: r.meta.total_bytes + 8 } });
-    vi.spyOn(console, "error").mockImplementation(() => {});
-    const store = createStore(model);
-    deliver(model, 1, [r.payload]);
-    expect(store.data).toBeNull();
-    expect(store.decodeError).toMatch(/total_bytes/);
+  it("never decodes the same version twice (views and camera stay as they are)", () => {
+    const { r, model, store } = loaded();
+    const onData = vi.fn();
+    store.on("data", onData);
+    const first = store.data;
+    model.set("payload", asDataView(r.payload, 5));
+    model.set("meta", { ...r.meta });
+    expect(onData).not.toHaveBeenCalled();
+    expect(store.data).toBe(first);
   });
 
-  it("ignores messages that are not data", () => {
-    const model = fakeModel();
-    const store = createStore(model);
-    model.fire("msg:custom", { type: "other" }, []);
+  it("drops the data when the results are cleared", () => {
+    const { model, store } = loaded();
+    model.set("meta", {});
     expect(store.data).toBeNull();
+  });
+
+  it("reports a payload that does not decode instead of throwing", () => {
+    const r = randomResult();
+    const bad = { ...r.meta, arrays: { ...r.meta.arrays, eigvecs: { ...r.meta.arrays.eigvecs, dtype: "float64" } } };
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const store = createStore(fakeModel({ meta: bad, payload: asDataView(r.payload) }));
+    expect(store.data).toBeNull();
+    expect(store.decodeError).toMatch(/float64/);
   });
 });
 

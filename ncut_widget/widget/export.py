@@ -46,10 +46,10 @@ def _inline_safe(text: str) -> str:
 
 
 def page_state(widget: NcutWidget) -> dict[str, Any]:
-    """The traits and base64 payload chunks that the exported page's in-page model serves."""
+    """The traits and the base64 payload that the exported page's in-page model serves."""
     return {
         "traits": {name: getattr(widget, name) for name in _PAGE_TRAITS},
-        "chunks": [base64.b64encode(chunk).decode("ascii") for chunk in widget.payload_chunks()],
+        "payload": base64.b64encode(widget.payload).decode("ascii"),
     }
 
 

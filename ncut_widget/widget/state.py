@@ -16,8 +16,6 @@ from PIL import Image
 
 # Per node: 6 (positions) + 3 (colors) + k (eigenvectors) bytes; k <= 30 keeps it under 40.
 MAX_WIRE_EIGVECS = 30
-# Comm messages stay well below Jupyter's 10 MB websocket limit.
-CHUNK_BYTES = 8 * 1024 * 1024
 THUMBNAIL_SIDE = 320
 _ALIGN = 8
 
@@ -44,11 +42,6 @@ class EncodedState:
 
     meta: dict[str, Any]
     payload: bytes
-
-    def chunks(self, max_bytes: int = CHUNK_BYTES) -> list[bytes]:
-        """The payload cut into consecutive slices of at most ``max_bytes`` bytes."""
-        size = len(self.payload)
-        return [self.payload[i : i + max_bytes] for i in range(0, max(size, 1), max_bytes)]
 
 
 def _quantize_positions(X_3d: np.ndarray) -> tuple[np.ndarray, list[float], list[float]]:
@@ -124,7 +117,8 @@ def encode_state(
         X_3d: ``(N, 3)`` float; sent as uint16 within its bounding box.
         rgb: ``(N, 3)`` float in [0, 1]; sent as uint8.
         images: the originals (one per image) for thumbnails, or ``None``.
-        version: identifies this payload; the browser drops partial payloads of older versions.
+        version: identifies this payload; the browser decodes each version once (a re-sent or
+            re-shown payload of the same version keeps its views and camera).
     """
     n = layout.n_nodes
     k = min(eigvecs.shape[1], max_eigvecs)
@@ -149,7 +143,6 @@ def encode_state(
         "k": k,
         "n_eig": int(eigvecs.shape[1]),
         "total_bytes": len(payload),
-        "n_chunks": max(1, -(-len(payload) // CHUNK_BYTES)),
         "images": [
             {"name": name, "width": int(w), "height": int(h)}
             for name, (w, h) in zip(layout.image_names, layout.image_sizes, strict=True)

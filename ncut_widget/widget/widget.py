@@ -53,6 +53,10 @@ class NcutWidget(anywidget.AnyWidget):
     _css = STATIC / "widget.css" if (STATIC / "widget.css").is_file() else ""
 
     meta = traitlets.Dict().tag(sync=True)
+    # The binary payload (docs/wire-format.md) is widget state, not a message: a notebook saved
+    # with widget state reopens with its results, and every new view gets it from the manager.
+    # Kernel -> browser messages have no size cap (the 10 MiB cap is on what the server receives).
+    payload = traitlets.Bytes(b"").tag(sync=True)
     selected = traitlets.List(traitlets.Int()).tag(sync=True)
     n_eig_view = traitlets.Int(10).tag(sync=True)
     threshold = traitlets.Float(0.6).tag(sync=True)
@@ -66,11 +70,9 @@ class NcutWidget(anywidget.AnyWidget):
         _bundle("widget.js")
         super().__init__(**kwargs)
         self._results: Results | None = None
-        self._encoded: wire.EncodedState | None = None
         self._eig_wire: np.ndarray | None = None
         self._job: threading.Thread | None = None
         self._job_error: BaseException | None = None
-        self.on_msg(self._on_frontend_msg)
 
     # --- construction -------------------------------------------------------------------------
     @classmethod
@@ -104,33 +106,17 @@ class NcutWidget(anywidget.AnyWidget):
             version=next(_versions),
         )
         self._results = results
-        self._encoded = encoded
         self._eig_wire = wire.decode_eigvecs(encoded)
         k = encoded.meta["k"]
-        with self.hold_trait_notifications():
+        # One comm message: meta and its payload always arrive together.
+        with self.hold_sync():
             self.selected = []
             self.n_eig_view = min(max(self.n_eig_view, 1), k)
             self.meta = encoded.meta
+            self.payload = encoded.payload
             self.stage = "Done"
             self.progress = 1.0
             self.status = results.summary()
-        self._send_payload()
-
-    # --- the payload travels as custom messages so no single comm message passes 10 MB --------
-    def _send_payload(self) -> None:
-        if self._encoded is None:
-            return
-        chunks = self._encoded.chunks()
-        version = self._encoded.meta["version"]
-        for index, chunk in enumerate(chunks):
-            self.send(
-                {"type": "data", "version": version, "index": index, "count": len(chunks)},
-                [chunk],
-            )
-
-    def _on_frontend_msg(self, _widget: Any, content: dict, _buffers: list) -> None:
-        if isinstance(content, dict) and content.get("type") == "request_data":
-            self._send_payload()
 
     # --- validation ---------------------------------------------------------------------------
     @traitlets.validate("selected")
@@ -216,8 +202,3 @@ class NcutWidget(anywidget.AnyWidget):
             raise self._job_error
         return self
 
-    def payload_chunks(self) -> list[bytes]:
-        """The binary payload as sent to the browser (used by the exported page)."""
-        if self._encoded is None:
-            return []
-        return self._encoded.chunks()
