@@ -13,6 +13,8 @@ __version__ = "0.1.0"
 
 _PUBLIC = {
     "Ncut": "ncut_widget.engine.ncut",
+    "kway_ncut": "ncut_widget.engine.kway",
+    "segment_labels": "ncut_widget.engine.kway",
     "tsne_color": "ncut_widget.color",
     "umap_color": "ncut_widget.color",
     "pca_color": "ncut_widget.color",
@@ -29,14 +31,17 @@ __all__ = [
     "NcutWidget",
     "explore",
     "extract_features",
+    "kway_ncut",
     "pca_color",
     "sample_images",
+    "segment_labels",
     "tsne_color",
     "umap_color",
 ]
 
 if TYPE_CHECKING:
     from .color import pca_color, tsne_color, umap_color
+    from .engine.kway import kway_ncut, segment_labels
     from .engine.ncut import Ncut
     from .features import MultiResFeatures, extract_features, sample_images
     from .widget import NcutWidget, explore
