@@ -9,9 +9,11 @@ best aligns them with the ``k`` coordinate axes, alternating
   ``X^T D``),
 
 until the objective stops improving. Rotating the eigenvectors keeps the continuous NCUT optimum,
-so the segments are the discrete solution nearest to it. The rotation is fitted on a farthest-
-point sample of the nodes (it is k x k; a few thousand well-spread nodes fix it) and applied to
-every node in chunks, on the device the eigenvectors are on.
+so the segments are the discrete solution nearest to it. The rotation is fitted on a seeded
+uniform sample of the nodes (it is k x k; a few thousand nodes fix it) and applied to every node
+in chunks, on the device the eigenvectors are on. Uniform, not farthest-point: the objective is a
+sum over nodes, which a uniform sample estimates without bias (FPS would over-weight the sparse
+outskirts), and it costs nothing.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ import torch
 import torch.nn.functional as F
 
 from .checks import check_int, resolve_device
-from .sampling import farthest_point_sampling
 
 # Nodes the rotation is fitted on: k x k unknowns are fixed by a few thousand spread-out nodes,
 # and the alternation costs O(n_fit * k^2) per step.
@@ -85,7 +86,7 @@ def axis_align(
         eigenvectors: ``(N, n_eig)`` float, ``n_eig >= n_clusters``; the first ``n_clusters``
             columns are used.
         n_clusters: number of segments, ``2 <= n_clusters <= n_eig``.
-        n_sample: nodes the rotation is fitted on (farthest point sampling; all nodes when fewer).
+        n_sample: nodes the rotation is fitted on (a seeded uniform sample; all nodes when fewer).
         max_iter: alternation steps at most.
         tol: stop when the NCUT objective ``2 (n - trace)`` improves by less than ``tol * n``.
         seed: picks the sample and the starting row; same input and seed give the same rotation.
@@ -99,12 +100,12 @@ def axis_align(
     n_sample = check_int(n_sample, "n_sample", minimum=k)
     max_iter = check_int(max_iter, "max_iter", minimum=1)
     dev = V.device if device is None else resolve_device(device)
-    Xn = F.normalize(V.to(dev, torch.float32), dim=1)
-    if Xn.shape[0] > n_sample:
-        Xn = Xn[farthest_point_sampling(Xn, n_sample, seed=seed).to(dev)]
-    n = Xn.shape[0]
-    X64 = Xn.double()  # k x k SVDs of sums over many nodes: float64 keeps the objective exact
     gen = torch.Generator().manual_seed(seed)
+    if V.shape[0] > n_sample:
+        V = V[torch.randperm(V.shape[0], generator=gen)[:n_sample].sort().values.to(V.device)]
+    # Sums over many nodes feed k x k SVDs: float64 keeps the objective's stopping test exact.
+    X64 = F.normalize(V.to(dev, torch.float64), dim=1)
+    n = X64.shape[0]
     R = _initial_rotation(X64, k, int(torch.randint(n, (1,), generator=gen)))
     best_obj = float("inf")
     for _ in range(max_iter):
