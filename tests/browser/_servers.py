@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,34 +76,56 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(kind: str, tmp: Path, timeout: float = 90.0) -> JupyterServer:
-    """Start ``jupyter lab`` or ``jupyter notebook`` on 127.0.0.1 with a token and wait for /api/status."""
-    app = {"lab": "LabApp", "notebook": "JupyterNotebookApp"}[kind]
-    root, config, runtime, data, settings, workspaces, ipython = (
-        tmp / d for d in ("root", "config", "runtime", "data", "settings", "workspaces", "ipython")
-    )
-    for d in (root, config, runtime, data, settings, workspaces, ipython):
+def _isolated_env(tmp: Path) -> tuple[dict[str, str], dict[str, Path]]:
+    """Environment for a server under ``tmp``: its own Jupyter config/runtime/data/settings dirs,
+    the checkout importable in its kernels, one BLAS/torch thread; and those dirs by name."""
+    dirs = {d: tmp / d for d in ("root", "config", "runtime", "data", "settings", "workspaces", "ipython")}
+    for d in dirs.values():
         d.mkdir(parents=True, exist_ok=True)
-    for rel, values in _SETTINGS.items():
-        target = settings / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(values))
-
-    port, token = _free_port(), secrets.token_hex(16)
     env = dict(os.environ)
     env.update(
-        JUPYTER_CONFIG_DIR=str(config),
-        JUPYTER_RUNTIME_DIR=str(runtime),
-        JUPYTER_DATA_DIR=str(data),
-        JUPYTERLAB_SETTINGS_DIR=str(settings),
-        JUPYTERLAB_WORKSPACES_DIR=str(workspaces),
-        IPYTHONDIR=str(ipython),
+        JUPYTER_CONFIG_DIR=str(dirs["config"]),
+        JUPYTER_RUNTIME_DIR=str(dirs["runtime"]),
+        JUPYTER_DATA_DIR=str(dirs["data"]),
+        JUPYTERLAB_SETTINGS_DIR=str(dirs["settings"]),
+        JUPYTERLAB_WORKSPACES_DIR=str(dirs["workspaces"]),
+        IPYTHONDIR=str(dirs["ipython"]),
         # The kernel imports the package from the checkout whether or not it is pip-installed.
         PYTHONPATH=os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p),
         # Two cores shared with Chromium: one BLAS/torch thread in the kernel.
         OMP_NUM_THREADS="1",
         MKL_NUM_THREADS="1",
     )
+    return env, dirs
+
+
+def _wait_until_up(server: JupyterServer, name: str, ready: Callable[[], object], timeout: float) -> JupyterServer:
+    """Poll ``ready()`` until it returns; stop the server and fail with its log if it never does."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if server.proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with {server.proc.returncode}:\n{server.log.read_text()[-3000:]}")
+        try:
+            ready()
+            return server
+        except (urllib.error.URLError, ConnectionError, OSError):
+            if time.monotonic() > deadline:
+                server.stop()
+                raise RuntimeError(f"{name} did not answer in {timeout} s:\n{server.log.read_text()[-3000:]}") from None
+            time.sleep(0.3)
+
+
+def start_server(kind: str, tmp: Path, timeout: float = 90.0) -> JupyterServer:
+    """Start ``jupyter lab`` or ``jupyter notebook`` on 127.0.0.1 with a token and wait for /api/status."""
+    app = {"lab": "LabApp", "notebook": "JupyterNotebookApp"}[kind]
+    env, dirs = _isolated_env(tmp)
+    root, runtime, settings, workspaces = dirs["root"], dirs["runtime"], dirs["settings"], dirs["workspaces"]
+    for rel, values in _SETTINGS.items():
+        target = settings / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(values))
+
+    port, token = _free_port(), secrets.token_hex(16)
     log = tmp / "server.log"
     cmd = [
         str(JUPYTER), kind, "--allow-root", "--no-browser",
@@ -116,15 +139,30 @@ def start_server(kind: str, tmp: Path, timeout: float = 90.0) -> JupyterServer:
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     server = JupyterServer(kind, f"http://127.0.0.1:{port}", token, root, runtime, proc, log)
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"jupyter {kind} exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+    return _wait_until_up(server, f"jupyter {kind}", lambda: server.api("status"), timeout)
+
+
+def start_voila(tmp: Path, notebook: str, timeout: float = 90.0) -> JupyterServer:
+    """Serve ``tmp/root/<notebook>`` with Voila on 127.0.0.1 (a free port, a token); ``url("")``
+    is the rendered notebook. Voila runs the notebook in a fresh kernel for each page load."""
+    env, dirs = _isolated_env(tmp)
+    port, token = _free_port(), secrets.token_hex(16)
+    log = tmp / "voila.log"
+    cmd = [
+        str(JUPYTER.with_name("voila")), notebook, "--no-browser",
+        "--Voila.ip=127.0.0.1", f"--Voila.port={port}", "--Voila.port_retries=0", f"--Voila.token={token}",
+        # A failing cell shows its traceback in the page (and in the test's failure message).
+        "--VoilaConfiguration.show_tracebacks=True",
+        f"--Voila.connection_dir_root={dirs['runtime']}",
+    ]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, cwd=dirs["root"], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    server = JupyterServer("voila", f"http://127.0.0.1:{port}", token, dirs["root"], dirs["runtime"], proc, log)
+
+    def answers() -> None:  # any HTTP answer (Voila redirects unauthenticated requests) means it is up
         try:
-            server.api("status")
-            return server
-        except (urllib.error.URLError, ConnectionError, OSError):
-            if time.monotonic() > deadline:
-                server.stop()
-                raise RuntimeError(f"jupyter {kind} did not answer /api/status in {timeout} s:\n{log.read_text()[-3000:]}") from None
-            time.sleep(0.3)
+            urllib.request.urlopen(f"{server.base_url}/voila/static/extension.js", timeout=5).close()
+        except urllib.error.HTTPError:
+            pass
+
+    return _wait_until_up(server, "voila", answers, timeout)
