@@ -1,4 +1,5 @@
 // Decoding of the binary widget payload described in docs/wire-format.md. Pure: no DOM, no model.
+import { formatCount } from "./format.js";
 
 /**
  * A Uint8Array over exactly the bytes of a buffer handed over by anywidget or the page.
@@ -47,7 +48,7 @@ function view(buffer, spec, name) {
   const length = spec.shape.reduce((a, b) => a * b, 1);
   const end = spec.offset + length * Ctor.BYTES_PER_ELEMENT;
   if (end > buffer.byteLength) {
-    throw new Error(`meta.arrays.${name} ends at byte ${end} but the payload has ${buffer.byteLength}`);
+    throw new Error(`meta.arrays.${name} ends at byte ${formatCount(end)} but the payload has ${formatCount(buffer.byteLength)}`);
   }
   return new Ctor(buffer, spec.offset, length);
 }
@@ -79,7 +80,7 @@ export function dequantizePositions(q, lo, hi) {
  */
 export function decodePayload(meta, buffer) {
   if (buffer.byteLength !== meta.total_bytes) {
-    throw new Error(`payload has ${buffer.byteLength} bytes, meta.total_bytes says ${meta.total_bytes}`);
+    throw new Error(`payload has ${formatCount(buffer.byteLength)} bytes, meta.total_bytes says ${formatCount(meta.total_bytes)}`);
   }
   const { n_nodes: nNodes, k } = meta;
   const positions = view(buffer, meta.arrays.positions, "positions");

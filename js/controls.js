@@ -1,6 +1,7 @@
 // The toolbar (eigenvectors, threshold, color mode, blend, clear, reset) and the status bar
 // (progress of the Python job, selection summary, heatmap legend).
 import { HEAT_MAX, HEAT_MIN, heatGradientCss } from "./colormap.js";
+import { formatCount, summaryText } from "./format.js";
 
 function h(tag, props = {}, ...children) {
   const el = document.createElement(tag);
@@ -20,8 +21,6 @@ function slider(label, min, max, step) {
   const wrap = h("div", { class: "ncut-field" }, h("label", { htmlFor: id }, label), input, output);
   return { wrap, input, output };
 }
-
-const fmt = new Intl.NumberFormat("en-US");
 
 /**
  * Builds the controls into `toolbar` and `statusbar` and binds them to the store and the model's
@@ -66,7 +65,7 @@ export function createControls(store, model, toolbar, statusbar) {
     const k = store.data ? store.data.k : store.meta.k || 1;
     eig.input.max = String(k);
     eig.input.value = String(store.nEig);
-    eig.output.value = `${store.nEig} / ${k}`;
+    eig.output.value = `${formatCount(store.nEig)} / ${formatCount(k)}`;
     eig.input.disabled = !store.data;
     thr.input.value = String(store.threshold);
     thr.output.value = store.threshold.toFixed(2);
@@ -88,15 +87,13 @@ export function createControls(store, model, toolbar, statusbar) {
       return;
     }
     const n = store.data.nNodes;
-    if (!store.sim) {
-      summary.textContent = `${fmt.format(n)} nodes · click a point or a patch`;
-      return;
+    let highlighted = null;
+    if (store.sim) {
+      highlighted = 0;
+      const thr = store.threshold;
+      for (let i = 0; i < n; i++) if (store.sim[i] >= thr) highlighted++;
     }
-    let hi = 0;
-    const thr = store.threshold;
-    for (let i = 0; i < n; i++) if (store.sim[i] >= thr) hi++;
-    const sel = store.selected.length;
-    summary.textContent = `${sel} selected · ${fmt.format(hi)} of ${fmt.format(n)} nodes ≥ ${thr.toFixed(2)}`;
+    summary.textContent = summaryText({ nNodes: n, selected: store.selected.length, highlighted, threshold: store.threshold });
   }
 
   function syncStatus() {

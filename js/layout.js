@@ -1,4 +1,5 @@
 // Node numbering of docs/wire-format.md: node = res.offset + image * h * w + row * w + col.
+import { formatCount } from "./format.js";
 
 /**
  * The node id of a patch.
@@ -41,7 +42,7 @@ export function describeNode(meta, node, sim) {
   const info = nodeInfo(meta, node);
   if (!info) return "";
   const similarity = sim ? ` · sim ${sim[node].toFixed(2)}` : "";
-  return `${meta.images[info.image].name} · ${meta.resolutions[info.res].label} · row ${info.row}, col ${info.col}${similarity}`;
+  return `${meta.images[info.image].name} · ${meta.resolutions[info.res].label} · row ${formatCount(info.row)}, col ${formatCount(info.col)}${similarity}`;
 }
 
 /**

@@ -2,6 +2,7 @@
 // and computes similarity, so every view of the model (3D, grid, controls, in any number of
 // displays) reads the same state and stays linked.
 import { alignedBuffer, decodePayload } from "./codecs.js";
+import { formatCount } from "./format.js";
 import { createSimilarity } from "./similarity.js";
 
 /**
@@ -138,7 +139,7 @@ export function createStore(model) {
     const valid = [];
     for (const id of raw) {
       if (Number.isInteger(id) && id >= 0 && id < n) valid.push(id);
-      else if (store.data) console.warn(`ncut_widget: ignoring selected node ${id} (there are ${n} nodes)`);
+      else if (store.data) console.warn(`ncut_widget: ignoring selected node ${id} (there are ${formatCount(n)} nodes)`);
     }
     store.selected = [...new Set(valid)];
     store.sim = engine && store.selected.length ? engine.compute(store.selected, store.nEig, simBuffer) : null;
