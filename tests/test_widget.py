@@ -16,6 +16,7 @@ from PIL import Image
 
 from ncut_widget import MultiResFeatures, NcutWidget
 from ncut_widget.widget import state as wire
+from ncut_widget.widget import widget as widget_module
 
 
 def _seed_like(n_images: int = 2, k: int = 12, seed: int = 0):
@@ -116,3 +117,26 @@ def test_to_plotly_draws_embedding_and_every_colormap(widget: NcutWidget):
     assert kinds.count("scatter3d") == 1
     assert kinds.count("image") == 2 * (1 + 2)
     assert len(fig.data[0].x) == 160
+
+
+def test_save_html_escapes_end_tags_in_any_case(tmp_path: Path, monkeypatch):
+    features, eig, xyz, rgb, images = _seed_like()
+    images[0].info["name"] = "</ScRiPt><script>alert(1)</script>"
+    w = NcutWidget.from_results(features, eig, xyz, rgb, images=images)
+    bundle = tmp_path / "static"
+    bundle.mkdir()
+    (bundle / "standalone.js").write_text('const a = "</ScRiPt>", b = /<\\/SCRIPT>/; // </script\n')
+    (bundle / "widget.css").write_text('/* </StYlE> </sCrIpT> */ .ncut { color: red; }\n')
+    monkeypatch.setattr(widget_module, "_bundle", lambda name: bundle / name)
+    page = w.save_html(tmp_path / "page.html").read_text()
+    # Only the page's own end tags remain: one </style>, two </script> (state and module).
+    assert [m.lower() for m in re.findall(r"</(?:script|style)", page, re.IGNORECASE)] == [
+        "</style", "</script", "</script"
+    ]
+    js = re.search(r'<script type="module">(.*?)</script>', page, re.S).group(1)
+    assert js == 'const a = "<\\/ScRiPt>", b = /<\\/SCRIPT>/; // <\\/script\n'
+    css = re.search(r"<style>.*?(/\* .*? \*/)", page, re.S).group(1)
+    assert css == "/* <\\/StYlE> <\\/sCrIpT> */"
+    raw = re.search(r'<script type="application/json" id="ncut-state">(.*?)</script>', page, re.S).group(1)
+    state = json.loads(raw)
+    assert state["traits"]["meta"]["images"][0]["name"] == "</ScRiPt><script>alert(1)</script>"

@@ -5,11 +5,13 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import colormap
 from . import state as wire
 
 if TYPE_CHECKING:
@@ -40,9 +42,15 @@ body {{ margin: 0; padding: 16px; font-family: system-ui, -apple-system, "Segoe 
 """
 
 
+# HTML ends a <script> or <style> element at "</script" / "</style" in any letter case.
+_END_TAG = re.compile(r"</(?=(?:script|style))", re.IGNORECASE)
+
+
 def _inline_safe(text: str) -> str:
-    # An inlined "</script" would end the element early.
-    return text.replace("</script", "<\\/script").replace("</SCRIPT", "<\\/SCRIPT")
+    """Make JS or CSS safe to inline in a <script>/<style> element: ``</script`` and ``</style``,
+    in any case, become ``<\\/script`` / ``<\\/style`` (the same text to JS strings, template
+    literals, regular expressions and comments, and to CSS, where ``\\/`` is ``/``)."""
+    return _END_TAG.sub(r"<\\/", text)
 
 
 def page_state(widget: NcutWidget) -> dict[str, Any]:
@@ -76,10 +84,7 @@ def to_plotly(widget: NcutWidget, max_points: int = 50_000) -> Any:
     layout = results.layout
     n_images = len(layout.image_names)
     n_rows = 1 + len(layout.labels)
-    colors = results.rgb
-    if widget.color_mode == "similarity" and widget.selected:
-        colors = _heat(widget.similarity())
-    per_node = (np.clip(colors, 0, 1) * 255).astype(np.uint8)
+    per_node, points, sizes = _node_colors(widget)
 
     specs = [[{"type": "scene", "colspan": n_images}] + [None] * (n_images - 1)]
     specs += [[{"type": "image"}] * n_images for _ in range(n_rows)]
@@ -92,12 +97,12 @@ def to_plotly(widget: NcutWidget, max_points: int = 50_000) -> Any:
     fig.add_trace(
         go.Scatter3d(
             x=xyz[:, 0], y=xyz[:, 1], z=xyz[:, 2], mode="markers",
-            marker={"size": 2, "color": [f"rgb({r},{g},{b})" for r, g, b in per_node[::step]]},
+            marker={"size": sizes[::step], "color": [f"rgb({r},{g},{b})" for r, g, b in points[::step]]},
             hoverinfo="skip", showlegend=False,
         ),
         row=1, col=1,
     )
-    grids = results.split(per_node)
+    grids = results.split(per_node)  # (n_images, h, w, 3) uint8 per resolution
     for i, image in enumerate(results.images):
         fig.add_trace(go.Image(z=np.asarray(wire.thumbnail(image)), name=layout.image_names[i]), row=2, col=i + 1)
         for r, grid in enumerate(grids):
@@ -105,14 +110,38 @@ def to_plotly(widget: NcutWidget, max_points: int = 50_000) -> Any:
                           row=3 + r, col=i + 1)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
+    background = "rgb({},{},{})".format(*colormap.BACKGROUND)  # what dimmed colors fade toward
     fig.update_layout(height=300 + 180 * n_rows, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+                      paper_bgcolor=background, plot_bgcolor=background, scene={"bgcolor": background},
                       title="NCUT eigen-embedding and colormaps (rows: photos, " + ", ".join(layout.labels) + ")")
     return fig
 
 
-def _heat(sim: np.ndarray) -> np.ndarray:
-    """Similarity in [-1, 1] -> a dark-to-bright heat color, ``(N, 3)`` in [0, 1]."""
-    t = np.clip((sim + 1.0) / 2.0, 0.0, 1.0)[:, None]
-    cold = np.array([0.05, 0.05, 0.2])
-    hot = np.array([1.0, 0.85, 0.2])
-    return (cold + (hot - cold) * t).astype(np.float32)
+# js/view3d.js point sizes: highlighted points grow, the others shrink (base size 2 here).
+_POINT_SIZE = 2.0
+_POINT_SCALE = (0.8, 1.8)
+
+
+def _node_colors(widget: NcutWidget) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What the widget's views show for every node, from the bytes the browser gets.
+
+    Returns ``(cells (N, 3) uint8, points (N, 3) uint8, point sizes (N,) float)``. Without a
+    selection both are the RGB colormap. With one, cells follow ``js/imagegrid.js`` (similarity
+    mode: the heatmap; rgb mode: non-highlighted cells fade toward the background) and points
+    follow ``js/view3d.js`` (heatmap or RGB, non-highlighted points fade in both modes).
+    """
+    rgb = wire.rgb_bytes(widget.results.rgb)
+    n = rgb.shape[0]
+    if not widget.selected:
+        return rgb, rgb, np.full(n, _POINT_SIZE)
+    sim = widget.similarity()
+    faded = sim < widget.threshold
+    if widget.color_mode == "similarity":
+        cells = colormap.heat_colors(sim)
+        points = cells
+    else:
+        cells = colormap.dim(rgb, faded, colormap.GRID_DIM)
+        points = rgb
+    points = colormap.dim(points, faded, colormap.VIEW3D_DIM)
+    sizes = _POINT_SIZE * np.where(faded, *_POINT_SCALE)
+    return cells, points, sizes

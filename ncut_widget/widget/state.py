@@ -35,6 +35,18 @@ class GridLayout:
         h, w = self.grid_shapes[-1]
         return int(self.offsets[-1]) + len(self.image_names) * h * w
 
+    def split(self, values: np.ndarray) -> list[np.ndarray]:
+        """Per-node values ``(N, ...)`` -> per resolution ``(n_images, h, w, ...)`` (views, no copy)."""
+        values = np.asarray(values)
+        if values.ndim == 0 or values.shape[0] != self.n_nodes:
+            got = "a scalar" if values.ndim == 0 else f"{values.shape[0]} rows"
+            raise ValueError(f"values must have one row per node ({self.n_nodes}), got {got}")
+        n_images = len(self.image_names)
+        return [
+            values[offset : offset + n_images * h * w].reshape(n_images, h, w, *values.shape[1:])
+            for offset, (h, w) in zip(self.offsets, self.grid_shapes, strict=True)
+        ]
+
 
 @dataclass(frozen=True)
 class EncodedState:
@@ -50,6 +62,11 @@ def _quantize_positions(X_3d: np.ndarray) -> tuple[np.ndarray, list[float], list
     span = np.where(hi > lo, hi - lo, 1.0)
     q = np.rint((X_3d - lo) / span * 65535.0).clip(0, 65535).astype("<u2")
     return q, [float(v) for v in lo], [float(v) for v in lo + span]
+
+
+def rgb_bytes(rgb: np.ndarray) -> np.ndarray:
+    """``(N, 3)`` float colors in [0, 1] -> the ``(N, 3)`` uint8 sRGB bytes the browser shows."""
+    return np.rint(np.clip(rgb, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
 def quantize_eigvecs(eigvecs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -123,7 +140,7 @@ def encode_state(
     n = layout.n_nodes
     k = min(eigvecs.shape[1], max_eigvecs)
     positions, pos_min, pos_max = _quantize_positions(np.asarray(X_3d, dtype=np.float64))
-    colors = np.rint(np.clip(rgb, 0.0, 1.0) * 255.0).astype(np.uint8)
+    colors = rgb_bytes(rgb)
     eig_q, eig_scale = quantize_eigvecs(np.asarray(eigvecs[:, :k], dtype=np.float32))
 
     packer = _Packer()
