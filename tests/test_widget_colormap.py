@@ -19,29 +19,37 @@ from ncut_widget.widget import colormap
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _js_heat_lut() -> np.ndarray:
+def _node(script: str) -> object:
+    """Evaluate an ES module snippet from the repo root with node; its stdout parsed as JSON."""
     node = shutil.which("node")
     if node is None:
-        pytest.skip("node is not installed: cannot evaluate js/colormap.js to compare the heatmap LUT")
-    script = "import {HEAT_LUT} from './js/colormap.js'; console.log(JSON.stringify([...HEAT_LUT]))"
+        pytest.skip("node is not installed: cannot evaluate the js/ modules to compare colors")
     out = subprocess.run([node, "--input-type=module", "-e", script], cwd=REPO, capture_output=True,
                          text=True, timeout=60, check=True).stdout
-    return np.asarray(json.loads(out), dtype=np.uint8).reshape(256, 3)
+    return json.loads(out)
 
 
 def test_heat_lut_equals_the_browsers_byte_for_byte():
-    np.testing.assert_array_equal(colormap.HEAT_LUT, _js_heat_lut())
+    js = _node("import {HEAT_LUT} from './js/colormap.js'; console.log(JSON.stringify([...HEAT_LUT]))")
+    np.testing.assert_array_equal(colormap.HEAT_LUT, np.asarray(js, dtype=np.uint8).reshape(256, 3))
 
 
-def test_heat_range_and_dimming_match_the_js_constants():
-    cmap = (REPO / "js" / "colormap.js").read_text()
-    assert float(re.search(r"HEAT_MIN = ([\d.]+)", cmap).group(1)) == colormap.HEAT_MIN
-    assert float(re.search(r"HEAT_MAX = ([\d.]+)", cmap).group(1)) == colormap.HEAT_MAX
-    grid = (REPO / "js" / "imagegrid.js").read_text()
-    assert float(re.search(r"const DIM = ([\d.]+)", grid).group(1)) == colormap.GRID_DIM
-    view3d = (REPO / "js" / "view3d.js").read_text()
-    keep = float(re.search(r"mix\(mix\(uBg, c, ([\d.]+)\), c, hi\)", view3d).group(1))
-    assert 1.0 - keep == pytest.approx(colormap.VIEW3D_DIM)
+def test_heat_range_matches_the_browsers():
+    js = _node("import {HEAT_MIN, HEAT_MAX} from './js/colormap.js'; console.log(JSON.stringify([HEAT_MIN, HEAT_MAX]))")
+    assert js == [colormap.HEAT_MIN, colormap.HEAT_MAX]
+
+
+BACKGROUNDS = [(255, 255, 255), (0, 0, 0), (17, 20, 24), (230, 236, 246), (128, 128, 128)]
+
+
+def test_dimming_matches_the_browsers_on_any_background():
+    js = _node(
+        "import {dimParams} from './js/contrast.js';"
+        f"console.log(JSON.stringify({json.dumps(BACKGROUNDS)}.map(dimParams)))"
+    )
+    for bg, params in zip(BACKGROUNDS, js, strict=True):
+        assert params["amount"] == colormap.DIM_AMOUNT
+        assert colormap.dim_grey(bg) == pytest.approx(params["grey"], rel=1e-12, abs=1e-9)
 
 
 def test_heat_index_clamps_and_rounds_like_math_round():
@@ -49,10 +57,12 @@ def test_heat_index_clamps_and_rounds_like_math_round():
     np.testing.assert_array_equal(idx, [0, 0, 1, 2, 128, 255, 255])
 
 
-def test_dim_fades_toward_the_background_and_rounds_like_a_canvas():
+def test_dim_moves_toward_the_dim_grey_and_rounds_like_a_canvas():
+    grey = colormap.dim_grey()
     colors = np.array([[0, 100, 255], [10, 20, 30]], dtype=np.uint8)
-    out = colormap.dim(colors, np.array([True, False]), 0.5)
-    np.testing.assert_array_equal(out, [[128, 178, 255], [10, 20, 30]])  # 127.5 -> 128 (even)
+    out = colormap.dim(colors, np.array([True, False]))
+    np.testing.assert_array_equal(out[0], np.rint(colors[0] + (grey - colors[0].astype(float)) * 0.75))
+    np.testing.assert_array_equal(out[1], colors[1])
 
 
 @pytest.fixture
@@ -91,11 +101,28 @@ def test_to_plotly_without_selection_shows_the_rgb_the_browser_gets(widget: Ncut
     np.testing.assert_array_equal(_cells(widget), _wire_colors(widget))
 
 
+def _points(widget: NcutWidget) -> np.ndarray:
+    """The 3D scatter's per-node colors, ``(N, 3)``."""
+    colors = widget.to_plotly().data[0].marker.color
+    return np.array([re.findall(r"\d+", c) for c in colors], dtype=np.float64)
+
+
+def _dimmed(colors: np.ndarray) -> np.ndarray:
+    colors = colors.astype(np.float64)
+    return np.rint(colors + (colormap.dim_grey((255, 255, 255)) - colors) * 0.75)
+
+
 def test_to_plotly_in_similarity_mode_uses_the_heatmap(widget: NcutWidget):
     widget.selected = [3]
     widget.color_mode = "similarity"
+    widget.threshold = 0.2
     sim = widget.similarity()
-    np.testing.assert_array_equal(_cells(widget), colormap.HEAT_LUT[colormap.heat_index(sim)])
+    hit = sim >= 0.2
+    heat = colormap.HEAT_LUT[colormap.heat_index(sim)]
+    np.testing.assert_array_equal(_cells(widget), heat)  # the grid shows the heatmap everywhere
+    points = _points(widget)  # the 3D view dims what is not highlighted
+    np.testing.assert_array_equal(points[hit], heat[hit])
+    np.testing.assert_array_equal(points[~hit], _dimmed(heat[~hit]))
 
 
 def test_to_plotly_in_rgb_mode_dims_what_is_not_highlighted(widget: NcutWidget):
@@ -103,11 +130,7 @@ def test_to_plotly_in_rgb_mode_dims_what_is_not_highlighted(widget: NcutWidget):
     widget.threshold = 0.2
     hit = widget.similarity() >= 0.2
     assert 0 < hit.sum() < len(hit)
-    cells = _cells(widget).astype(np.float64)
-    rgb = _wire_colors(widget).astype(np.float64)
-    np.testing.assert_array_equal(cells[hit], rgb[hit])
-    expected = np.rint(rgb[~hit] + (255.0 - rgb[~hit]) * 0.78)
-    np.testing.assert_array_equal(cells[~hit], expected)
-    points = np.array([re.findall(r"\d+", c) for c in widget.to_plotly().data[0].marker.color], dtype=float)
-    np.testing.assert_array_equal(points[~hit], np.rint(rgb[~hit] + (255.0 - rgb[~hit]) * 0.8))
-    np.testing.assert_array_equal(points[hit], rgb[hit])
+    rgb = _wire_colors(widget)
+    for shown in (_cells(widget), _points(widget)):
+        np.testing.assert_array_equal(shown[hit], rgb[hit])
+        np.testing.assert_array_equal(shown[~hit], _dimmed(rgb[~hit]))

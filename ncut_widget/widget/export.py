@@ -110,7 +110,7 @@ def to_plotly(widget: NcutWidget, max_points: int = 50_000) -> Any:
                           row=3 + r, col=i + 1)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
-    background = "rgb({},{},{})".format(*colormap.BACKGROUND)  # what dimmed colors fade toward
+    background = "rgb({},{},{})".format(*colormap.BACKGROUND)  # the dimming is solved for it
     fig.update_layout(height=300 + 180 * n_rows, margin={"l": 10, "r": 10, "t": 30, "b": 10},
                       paper_bgcolor=background, plot_bgcolor=background, scene={"bgcolor": background},
                       title="NCUT eigen-embedding and colormaps (rows: photos, " + ", ".join(layout.labels) + ")")
@@ -127,8 +127,9 @@ def _node_colors(widget: NcutWidget) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
     Returns ``(cells (N, 3) uint8, points (N, 3) uint8, point sizes (N,) float)``. Without a
     selection both are the RGB colormap. With one, cells follow ``js/imagegrid.js`` (similarity
-    mode: the heatmap; rgb mode: non-highlighted cells fade toward the background) and points
-    follow ``js/view3d.js`` (heatmap or RGB, non-highlighted points fade in both modes).
+    mode: the heatmap; rgb mode: non-highlighted cells dimmed) and points follow
+    ``js/view3d.js`` (heatmap or RGB, non-highlighted points dimmed in both modes); dimming is
+    ``js/contrast.js``'s on the figure's background.
     """
     rgb = wire.rgb_bytes(widget.results.rgb)
     n = rgb.shape[0]
@@ -138,10 +139,9 @@ def _node_colors(widget: NcutWidget) -> tuple[np.ndarray, np.ndarray, np.ndarray
     faded = sim < widget.threshold
     if widget.color_mode == "similarity":
         cells = colormap.heat_colors(sim)
-        points = cells
+        points = colormap.dim(cells, faded)
     else:
-        cells = colormap.dim(rgb, faded, colormap.GRID_DIM)
-        points = rgb
-    points = colormap.dim(points, faded, colormap.VIEW3D_DIM)
+        cells = colormap.dim(rgb, faded)
+        points = cells
     sizes = _POINT_SIZE * np.where(faded, *_POINT_SCALE)
     return cells, points, sizes
