@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import gc
 import json
 import re
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +19,7 @@ from PIL import Image
 from ncut_widget import MultiResFeatures, NcutWidget
 from ncut_widget.widget import state as wire
 from ncut_widget.widget import widget as widget_module
+from ncut_widget.widget.results import Results, build_results
 
 
 def _seed_like(n_images: int = 2, k: int = 12, seed: int = 0):
@@ -117,6 +120,32 @@ def test_to_plotly_draws_embedding_and_every_colormap(widget: NcutWidget):
     assert kinds.count("scatter3d") == 1
     assert kinds.count("image") == 2 * (1 + 2)
     assert len(fig.data[0].x) == 160
+
+
+def test_counts_in_the_status_line_have_thousands_separators():
+    layout = wire.GridLayout(labels=["224", "448"], grid_shapes=[(16, 16), (32, 32)], offsets=[0, 245 * 256],
+                             image_names=[f"p{i}" for i in range(245)], image_sizes=[(64, 48)] * 245)
+    empty = np.zeros((0, 3), np.float32)
+    results = Results(layout=layout, eigvecs=empty, X_3d=empty, rgb=empty, images=[])
+    assert results.summary() == "313,600 nodes from 245 images at 224, 448"
+
+
+def test_results_do_not_keep_the_features():
+    gen = torch.Generator().manual_seed(0)
+    images = [Image.new("RGB", (64, 48), (40 * i, 100, 200)) for i in range(2)]
+    features = MultiResFeatures.from_grids(
+        [torch.randn(2, 4, 4, 8, generator=gen), torch.randn(2, 8, 8, 8, generator=gen)], images=images
+    )
+    n = features.n_nodes
+    expected = [grid.copy() for grid in features.split(np.arange(n))]
+    kept = weakref.ref(features)
+    results = build_results(features, torch.randn(n, 5, generator=gen), torch.randn(n, 3, generator=gen),
+                            torch.rand(n, 3, generator=gen))
+    del features
+    gc.collect()
+    assert kept() is None
+    for got, want in zip(results.split(np.arange(n)), expected, strict=True):
+        np.testing.assert_array_equal(got, want)
 
 
 def test_save_html_escapes_end_tags_in_any_case(tmp_path: Path, monkeypatch):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -19,19 +19,28 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Results:
-    """Per-node arrays (numpy float32, node order of ``layout``) plus the images they came from."""
+    """Per-node arrays (numpy float32, node order of ``layout``) plus the images they came from.
+
+    Holds only what the widget shows: no features (``N x C``, often the largest array of a run),
+    no model.
+    """
 
     layout: GridLayout
     eigvecs: np.ndarray  # (N, n_eig)
     X_3d: np.ndarray  # (N, 3)
     rgb: np.ndarray  # (N, 3) in [0, 1]
     images: Sequence[Image.Image]
-    split: Callable[[Any], list[Any]]  # per-node array -> per-resolution grids
+
+    def split(self, values: np.ndarray) -> list[np.ndarray]:
+        """Per-node values ``(N, ...)`` -> per resolution ``(n_images, h, w, ...)`` numpy views."""
+        return self.layout.split(values)
 
     def summary(self) -> str:
-        """One line for the status bar: nodes, images, resolutions."""
+        """One line for the status bar: nodes, images, resolutions (counts with thousands separators)."""
         layout = self.layout
-        return f"{layout.n_nodes} nodes from {len(layout.image_names)} images at {', '.join(layout.labels)}"
+        return (
+            f"{layout.n_nodes:,} nodes from {len(layout.image_names):,} images at {', '.join(layout.labels)}"
+        )
 
 
 def _as_numpy(values: Any, name: str, n: int, width: int | None) -> np.ndarray:
@@ -94,4 +103,4 @@ def build_results(
         image_names=names,
         image_sizes=[img.size for img in photos],
     )
-    return Results(layout=layout, eigvecs=eig, X_3d=xyz, rgb=colors, images=photos, split=features.split)
+    return Results(layout=layout, eigvecs=eig, X_3d=xyz, rgb=colors, images=photos)
