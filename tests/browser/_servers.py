@@ -166,3 +166,36 @@ def start_voila(tmp: Path, notebook: str, timeout: float = 90.0) -> JupyterServe
             pass
 
     return _wait_until_up(server, "voila", answers, timeout)
+
+
+def start_marimo(tmp: Path, app: str, timeout: float = 90.0) -> JupyterServer:
+    """``marimo run tmp/root/<app>`` on 127.0.0.1 (a free port, an access token); ``url("")`` is the
+    app. Each page load gets its own session, which runs the app's cells; HOME is ``tmp`` so marimo
+    keeps its state files there."""
+    env, dirs = _isolated_env(tmp)
+    home = tmp / "home"
+    home.mkdir(exist_ok=True)
+    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), XDG_STATE_HOME=str(home / ".state"),
+               XDG_CACHE_HOME=str(home / ".cache"), MARIMO_SKIP_UPDATE_CHECK="1")
+    port, token = _free_port(), secrets.token_hex(16)
+    log = tmp / "marimo.log"
+    cmd = [
+        str(JUPYTER.with_name("marimo")), "run", app, "--headless", "--host", "127.0.0.1",
+        "--port", str(port), "--token-password", token, "--no-sandbox", "--show-tracebacks",
+    ]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, cwd=dirs["root"], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    server = MarimoServer("marimo", f"http://127.0.0.1:{port}", token, dirs["root"], dirs["runtime"], proc, log)
+
+    def healthy() -> None:
+        urllib.request.urlopen(f"{server.base_url}/health", timeout=5).close()
+
+    return _wait_until_up(server, "marimo", healthy, timeout)
+
+
+class MarimoServer(JupyterServer):
+    """marimo takes its token as ``access_token``."""
+
+    def url(self, path: str) -> str:
+        sep = "&" if "?" in path else "?"
+        return f"{self.base_url}/{path.lstrip('/')}{sep}access_token={self.token}"
