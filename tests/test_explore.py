@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+from ipywidgets.widgets.widget import _instances
 
-from ncut_widget import explore, sample_images
+from ncut_widget import NcutWidget, explore, sample_images
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +26,7 @@ def test_explore_in_background_reports_progress_and_fills_the_widget(photos):
     assert w.meta["n_nodes"] == 2 * (8 * 8 + 16 * 16)
     assert w.meta["k"] == 12
     assert any(s.startswith("Normalized cut") for s in stages)
-    assert "2 images at 112, 224" in w.status
+    assert w.status == "640 nodes from 2 images at 112, 224"
 
 
 def test_explore_is_deterministic(photos):
@@ -35,16 +38,59 @@ def test_explore_is_deterministic(photos):
 
 
 def test_explore_failure_is_shown_in_the_widget_and_raised_by_wait(photos):
-    w = explore(photos, resolutions=(112,), backbone="no_such_model", background=True)
-    with pytest.raises(ValueError, match="unknown backbone 'no_such_model'"):
+    def broken(batch):
+        raise RuntimeError("the model ran out of memory")
+
+    w = explore(photos, resolutions=(112,), backbone=broken, background=True)
+    with pytest.raises(RuntimeError, match="ran out of memory"):
         w.wait(timeout=120)
-    assert "unknown backbone" in w.error and w.stage == "Failed"
+    assert "ran out of memory" in w.error and w.stage == "Failed"
 
 
-def test_explore_rejects_bad_arguments_at_once(photos):
-    with pytest.raises(ValueError, match="unknown color 'rainbow'"):
-        explore(photos, color="rainbow")
-    with pytest.raises(ValueError, match="non-empty list"):
+def _widgets() -> int:
+    return sum(isinstance(w, NcutWidget) for w in list(_instances.values()))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"color": "rainbow"}, ValueError, "unknown color 'rainbow'"),
+        ({"device": "gpu0"}, ValueError, "unknown device 'gpu0'"),
+        ({"resolutions": (3,)}, ValueError, r"resolution 3x3 is smaller than one 14x14 patch"),
+        ({"resolutions": (224, (448, 2))}, ValueError, r"448x2 is smaller than one 14x14 patch"),
+        ({"resolutions": ("big",)}, TypeError, "each resolution must be an int"),
+        ({"layer": 99}, ValueError, "layer 99 is out of range"),
+        ({"backbone": "no_such_model"}, ValueError, "unknown backbone 'no_such_model'"),
+        ({"n_eig": 0}, ValueError, "n_eig"),
+        ({"n_sample": 10, "n_eig": 20}, ValueError, r"n_sample \(10\) must be larger than n_eig"),
+    ],
+)
+def test_explore_rejects_bad_arguments_in_the_cell(photos, kwargs, error, message):
+    before = _widgets()
+    with pytest.raises(error, match=message):
+        explore(photos, **kwargs)
+    assert _widgets() == before  # no widget reading "Failed", no thread
+
+
+def test_explore_rejects_bad_images_in_the_cell(photos, tmp_path: Path):
+    before = _widgets()
+    with pytest.raises(ValueError, match="images is empty"):
         explore([])
-    with pytest.raises(ValueError, match="unknown device 'gpu0'"):
-        explore(photos, device="gpu0")
+    with pytest.raises(ValueError, match="image 0: no such file 'not an image'"):
+        explore(["not an image"])
+    fake = tmp_path / "notes.jpg"
+    fake.write_text("not a JPEG")
+    with pytest.raises(ValueError, match=r"image 1: '.*notes.jpg' is not a readable image"):
+        explore([photos[0], fake])
+    with pytest.raises(TypeError, match="image 1: unsupported type dict"):
+        explore([photos[0], {"pixels": 1}])
+    assert _widgets() == before
+
+
+def test_explore_names_images_from_paths(photos, tmp_path: Path):
+    paths = []
+    for name, photo in zip(("coffee", "cat"), photos, strict=True):
+        photo.save(tmp_path / f"{name}.png")
+        paths.append(tmp_path / f"{name}.png")
+    w = explore(paths, resolutions=(56,), n_eig=4, color="pca", background=False)
+    assert [image["name"] for image in w.meta["images"]] == ["coffee", "cat"]

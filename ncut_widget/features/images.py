@@ -47,8 +47,12 @@ def to_rgb(image: Any, index: int = 0) -> tuple[Image.Image, str]:
         path = Path(image)
         if not path.is_file():
             raise ValueError(f"image {index}: no such file {str(path)!r}")
-        with Image.open(path) as opened:
-            pil = opened.convert("RGB")
+        try:
+            with Image.open(path) as opened:
+                pil = opened.convert("RGB")
+        except (OSError, SyntaxError, ValueError) as err:  # PIL's errors for unreadable/corrupt files
+            raise ValueError(f"image {index}: {str(path)!r} is not a readable image ({err})") from err
+        pil.info["name"] = path.stem
         return pil, path.stem
     if isinstance(image, Image.Image):
         info_name = image.info.get("name")

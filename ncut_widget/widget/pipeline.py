@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ..engine.checks import resolve_device
@@ -14,6 +15,60 @@ from .widget import NcutWidget
 COLORINGS = ("tsne", "umap", "pca")
 # Progress traits are comm messages: a few per second keeps the bar live without flooding.
 _MIN_REPORT_INTERVAL_S = 0.2
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Checked inputs of one run: everything that can be wrong is found before any model runs."""
+
+    images: list[Any]  # RGB PIL images, named (``info["name"]``)
+    resolutions: list[tuple[int, int]]  # (H, W) as requested
+    layer: int | Sequence[int]
+    backbone: Any  # a resolved ``Backbone``, or a torch.hub name (loaded by the job: a download)
+    n_eig: int
+    color: str
+    device: str | None
+    seed: int
+    ncut_kwargs: dict[str, Any]
+
+
+def _check(
+    images: Any,
+    resolutions: Any,
+    layer: int | Sequence[int],
+    backbone: Any,
+    n_eig: int,
+    color: str,
+    device: str | None,
+    seed: int,
+    ncut_kwargs: dict[str, Any],
+) -> _Plan:
+    """Validate every argument with the checks the later stages use, without running a model.
+
+    Raises ``ValueError``/``TypeError`` naming the bad input: an unreadable image, a resolution
+    under the backbone's patch size, an unknown backbone or color, a layer out of range, bad
+    Ncut arguments, an unusable device. Resolving the backbone loads the offline weights (cached
+    after the first call); a torch.hub name is left to the job, since loading it may download.
+    """
+    from ..engine.ncut import Ncut
+    from ..features.backbones import HUB_NAMES, resolve_backbone, resolve_layers
+    from ..features.extract import parse_resolutions, round_to_patch
+    from ..features.images import load_images
+
+    if color not in COLORINGS:
+        raise ValueError(f"unknown color {color!r}: choose one of {COLORINGS}")
+    resolve_device(device)  # an unusable device fails here, not later in the thread
+    photos, _ = load_images(images)
+    sizes = parse_resolutions(resolutions)
+    Ncut(n_eig=n_eig, device=device, seed=seed, **ncut_kwargs)  # checks the Ncut arguments
+    if isinstance(backbone, str) and backbone in HUB_NAMES:
+        resolve_layers(layer, None)  # types only: the layer count comes with the download
+    else:
+        backbone = resolve_backbone(backbone)
+        resolve_layers(layer, backbone.n_layers)
+        for size in sizes:
+            round_to_patch(size, backbone.patch_size)
+    return _Plan(photos, sizes, layer, backbone, n_eig, color, device, seed, dict(ncut_kwargs))
 
 
 class _WidgetProgress:
@@ -42,6 +97,22 @@ def _coloring(name: str) -> Callable[..., Any]:
     return {"tsne": color.tsne_color, "umap": color.umap_color, "pca": color.pca_color}[name]
 
 
+def _run(plan: _Plan, report: Callable[[str, int, int], None]) -> Results:
+    from ..engine.ncut import Ncut
+    from ..features import extract_features
+
+    features = extract_features(
+        plan.images, resolutions=plan.resolutions, layer=plan.layer, backbone=plan.backbone,
+        device=plan.device, progress=report,
+    )
+    ncut = Ncut(n_eig=plan.n_eig, device=plan.device, seed=plan.seed,
+                progress=_prefixed(report, "Normalized cut"), **plan.ncut_kwargs)
+    eigvecs, _ = ncut.fit_transform(features.nodes)
+    del ncut  # its anchors and fitted state are not needed for the coloring
+    X_3d, rgb = _coloring(plan.color)(eigvecs, device=plan.device, seed=plan.seed, progress=report)
+    return build_results(features, eigvecs, X_3d, rgb)
+
+
 def compute(
     images: Sequence[Any],
     resolutions: Sequence[Any] = (224, 448),
@@ -54,19 +125,14 @@ def compute(
     progress: Callable[[str, int, int], None] | None = None,
     **ncut_kwargs: Any,
 ) -> Results:
-    """Run features -> Ncut -> coloring and return validated :class:`Results` (no widget involved)."""
-    from ..engine.ncut import Ncut
-    from ..features import extract_features
+    """Run features -> Ncut -> coloring and return validated :class:`Results` (no widget involved).
+
+    Arguments as in :func:`explore`; ``progress`` is a ``progress(stage, done, total)`` callable.
+    """
     from ..progress import resolve_progress
 
-    report = resolve_progress(progress)
-    features = extract_features(
-        images, resolutions=resolutions, layer=layer, backbone=backbone, device=device, progress=report
-    )
-    ncut = Ncut(n_eig=n_eig, device=device, seed=seed, progress=_prefixed(report, "Normalized cut"), **ncut_kwargs)
-    eigvecs, _ = ncut.fit_transform(features.nodes)
-    X_3d, rgb = _coloring(color)(eigvecs, device=device, seed=seed, progress=report)
-    return build_results(features, eigvecs, X_3d, rgb)
+    plan = _check(images, resolutions, layer, backbone, n_eig, color, device, seed, ncut_kwargs)
+    return _run(plan, resolve_progress(progress))
 
 
 def _prefixed(report: Callable[[str, int, int], None], prefix: str) -> Callable[[str, int, int], None]:
@@ -90,12 +156,14 @@ def explore(
 ) -> NcutWidget:
     """Compute features -> :class:`~ncut_widget.Ncut` -> a 3D coloring, and show them in a widget.
 
-    The widget is returned at once and shows progress (stage, percent) while a background thread
-    computes, so the notebook never looks frozen; call ``widget.wait()`` to block until done.
+    The arguments are checked first, in the calling cell (a bad image, resolution, backbone,
+    layer or Ncut argument raises there). Then the widget is returned at once and shows progress
+    (stage, percent) while a background thread computes, so the notebook never looks frozen;
+    call ``widget.wait()`` to block until done.
 
     Args:
         images: PIL images, file paths, ``(H, W, 3)`` uint8 arrays or ``(3, H, W)`` tensors.
-        resolutions: input sizes, each an int (square) or ``(h, w)``.
+        resolutions: input sizes, each an int (square) or ``(h, w)``; at least one backbone patch.
         layer: backbone layer (or layers) whose patch features become nodes.
         backbone: ``None`` for the offline DINOv2 ViT-S/14, a hub name, or a module/callable
             (see :func:`~ncut_widget.extract_features`).
@@ -106,19 +174,13 @@ def explore(
         background: compute in a thread (``True``) or before returning (``False``).
         **ncut_kwargs: passed to :class:`~ncut_widget.Ncut` (``n_sample``, ``d_gamma``, …).
     """
-    if color not in COLORINGS:
-        raise ValueError(f"unknown color {color!r}: choose one of {COLORINGS}")
-    if not isinstance(images, Sequence) or isinstance(images, (str, bytes)) or len(images) == 0:
-        raise ValueError("images must be a non-empty list of images (PIL, paths, arrays or tensors)")
-    resolve_device(device)  # an unusable device fails here, not later in the thread
+    plan = _check(images, resolutions, layer, backbone, n_eig, color, device, seed, ncut_kwargs)
     widget = NcutWidget(stage="Starting", status="Starting…")
-    images = list(images)
 
     def job() -> None:
         try:
             report = _WidgetProgress(widget)
-            results = compute(images, resolutions, layer, backbone, n_eig, color, device, seed,
-                              progress=report, **ncut_kwargs)
+            results = _run(plan, report)
             report("Sending to the browser", 0, 1)
             widget.set_results(results)
         except BaseException as err:  # noqa: BLE001 - shown in the widget, re-raised by wait()
