@@ -6,12 +6,21 @@ traits both consume it. Nothing here imports a later stage.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Protocol
 
 
 class ProgressFn(Protocol):
     def __call__(self, stage: str, done: int, total: int) -> None: ...
+
+
+class Cancelled(Exception):
+    """The computation was cancelled: raised from a progress callback, between two chunks of work.
+
+    Every long step calls its progress callback after each chunk, so raising here stops a job
+    within one chunk without the engine knowing about cancellation.
+    """
 
 
 def silent(stage: str, done: int, total: int) -> None:
@@ -61,6 +70,21 @@ def scaled(progress: Callable[[str, int, int], None], stage: str) -> Callable[[i
     """Adapt a ``(done, total)`` callback (e.g. ``knn_propagate``'s) to a named stage."""
 
     def report(done: int, total: int) -> None:
+        progress(stage, done, total)
+
+    return report
+
+
+def cancellable(progress: Callable[[str, int, int], None], cancel: threading.Event) -> Callable[[str, int, int], None]:
+    """Wrap ``progress`` so that it raises :class:`Cancelled` once ``cancel`` is set.
+
+    The flag is checked before reporting, so the chunk that was running when ``cancel`` was set
+    is the last one: the callback that follows it raises instead of reporting.
+    """
+
+    def report(stage: str, done: int, total: int) -> None:
+        if cancel.is_set():
+            raise Cancelled(f"cancelled during {stage}")
         progress(stage, done, total)
 
     return report

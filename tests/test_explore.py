@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import traitlets
 from ipywidgets.widgets.widget import _instances
 
 from ncut_widget import NcutWidget, explore, sample_images
@@ -45,6 +46,8 @@ def test_explore_failure_is_shown_in_the_widget_and_raised_by_wait(photos):
     with pytest.raises(RuntimeError, match="ran out of memory"):
         w.wait(timeout=120)
     assert "ran out of memory" in w.error and w.stage == "Failed"
+    with pytest.raises(traitlets.TraitError, match="the computation failed"):
+        w.selected = [1]
 
 
 def _widgets() -> int:

@@ -122,12 +122,22 @@ def test_to_plotly_draws_embedding_and_every_colormap(widget: NcutWidget):
     assert len(fig.data[0].x) == 160
 
 
+def test_selecting_before_the_results_exist_says_they_are_not_ready():
+    w = NcutWidget(stage="Normalized cut: eigensolve")
+    with pytest.raises(traitlets.TraitError, match=r"results are not ready yet.*w\.wait\(\)"):
+        w.selected = [123]
+    w.selected = []  # nothing to check
+
+
 def test_counts_in_the_status_line_have_thousands_separators():
     layout = wire.GridLayout(labels=["224", "448"], grid_shapes=[(16, 16), (32, 32)], offsets=[0, 245 * 256],
                              image_names=[f"p{i}" for i in range(245)], image_sizes=[(64, 48)] * 245)
     empty = np.zeros((0, 3), np.float32)
     results = Results(layout=layout, eigvecs=empty, X_3d=empty, rgb=empty, images=[])
     assert results.summary() == "313,600 nodes from 245 images at 224, 448"
+    w = NcutWidget()
+    widget_module._ProgressWrites(w)("Normalized cut: extend to nodes", 204_800, 313_600)
+    assert w.status == "Normalized cut: extend to nodes: 204,800/313,600"
 
 
 def test_results_do_not_keep_the_features():

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..engine.checks import resolve_device
+from . import cells
 from .results import Results, build_results
 from .widget import NcutWidget
 
 COLORINGS = ("tsne", "umap", "pca")
-# Progress traits are comm messages: a few per second keeps the bar live without flooding.
-_MIN_REPORT_INTERVAL_S = 0.2
 
 
 @dataclass(frozen=True)
@@ -71,26 +68,6 @@ def _check(
     return _Plan(photos, sizes, layer, backbone, n_eig, color, device, seed, dict(ncut_kwargs))
 
 
-class _WidgetProgress:
-    """A ``progress(stage, done, total)`` callback that writes the widget's progress traits."""
-
-    def __init__(self, widget: NcutWidget) -> None:
-        self._widget = widget
-        self._last = 0.0
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        now = time.monotonic()
-        finished = done >= total
-        if stage == self._widget.stage and not finished and now - self._last < _MIN_REPORT_INTERVAL_S:
-            return
-        self._last = now
-        fraction = 0.0 if total <= 0 else min(done / total, 1.0)
-        with self._widget.hold_trait_notifications():
-            self._widget.stage = stage
-            self._widget.progress = fraction
-            self._widget.status = f"{stage}: {done}/{total}"
-
-
 def _coloring(name: str) -> Callable[..., Any]:
     from .. import color
 
@@ -127,7 +104,8 @@ def compute(
 ) -> Results:
     """Run features -> Ncut -> coloring and return validated :class:`Results` (no widget involved).
 
-    Arguments as in :func:`explore`; ``progress`` is a ``progress(stage, done, total)`` callable.
+    Arguments as in :func:`explore`; ``progress`` is a ``progress(stage, done, total)`` callable
+    (raise :class:`~ncut_widget.progress.Cancelled` from it to stop between chunks).
     """
     from ..progress import resolve_progress
 
@@ -159,7 +137,10 @@ def explore(
     The arguments are checked first, in the calling cell (a bad image, resolution, backbone,
     layer or Ncut argument raises there). Then the widget is returned at once and shows progress
     (stage, percent) while a background thread computes, so the notebook never looks frozen;
-    call ``widget.wait()`` to block until done.
+    call ``widget.wait()`` to block until done, ``widget.cancel()`` or ``widget.close()`` to stop.
+    Re-running the notebook cell closes the widget its earlier run made (cancelling its job).
+    The job never writes traits itself: the kernel's event loop applies its updates between
+    cells; in a plain script (no running event loop) ``wait()`` applies them.
 
     Args:
         images: PIL images, file paths, ``(H, W, 3)`` uint8 arrays or ``(3, H, W)`` tensors.
@@ -171,27 +152,15 @@ def explore(
         color: ``"tsne"``, ``"umap"`` or ``"pca"`` for the 3D layout and its RGB.
         device: ``None`` (CUDA when available), ``"cpu"``, ``"cuda"``, ``"cuda:N"``.
         seed: makes the whole run deterministic.
-        background: compute in a thread (``True``) or before returning (``False``).
+        background: compute in a thread (``True``) or before returning (``False``; errors raise).
         **ncut_kwargs: passed to :class:`~ncut_widget.Ncut` (``n_sample``, ``d_gamma``, …).
     """
+    # First: an earlier run of this cell stops computing before this one checks or starts.
+    cells.close_earlier_run()
     plan = _check(images, resolutions, layer, backbone, n_eig, color, device, seed, ncut_kwargs)
     widget = NcutWidget(stage="Starting", status="Starting…")
-
-    def job() -> None:
-        try:
-            report = _WidgetProgress(widget)
-            results = _run(plan, report)
-            report("Sending to the browser", 0, 1)
-            widget.set_results(results)
-        except BaseException as err:  # noqa: BLE001 - shown in the widget, re-raised by wait()
-            widget._job_error = err
-            widget.error = f"{type(err).__name__}: {err}"
-            widget.stage = "Failed"
-
-    if background:
-        widget._job = threading.Thread(target=job, name="ncut-widget-explore", daemon=True)
-        widget._job.start()
-    else:
-        job()
+    cells.remember(widget)
+    widget.start_job(lambda report: _run(plan, report), background=background)
+    if not background:
         widget.wait()
     return widget

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import itertools
-import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +13,10 @@ import anywidget
 import numpy as np
 import traitlets
 
+from ..progress import Cancelled
+from . import cells
 from . import state as wire
+from .jobs import Job, Mailbox
 from .results import Results, build_results
 
 if TYPE_CHECKING:
@@ -23,6 +27,10 @@ if TYPE_CHECKING:
 STATIC = Path(__file__).resolve().parent.parent / "static"
 COLOR_MODES = ("rgb", "similarity")
 _versions = itertools.count(1)
+# Progress traits are comm messages: a few per second keeps the bar live without flooding.
+_MIN_REPORT_INTERVAL_S = 0.2
+# How often wait() applies the job's posted writes while it blocks (so the bar moves meanwhile).
+_WAIT_POLL_S = 0.1
 
 
 def _bundle(name: str) -> Path:
@@ -35,6 +43,50 @@ def _bundle(name: str) -> Path:
     return path
 
 
+@dataclass(frozen=True)
+class _Encoded:
+    """Results with their wire encoding: made on any thread, shown on the widget's."""
+
+    results: Results
+    state: wire.EncodedState
+    eig_wire: np.ndarray  # (N, k) float32, the eigenvectors exactly as the browser decodes them
+
+    @classmethod
+    def of(cls, results: Results) -> _Encoded:
+        state = wire.encode_state(
+            results.layout, results.eigvecs, results.X_3d, results.rgb, results.images,
+            version=next(_versions),
+        )
+        return cls(results, state, wire.decode_eigvecs(state))
+
+
+class _ProgressWrites:
+    """A ``progress(stage, done, total)`` callback for the job's thread: posts the widget's
+    progress traits to its owner thread, at most a few times a second per stage."""
+
+    def __init__(self, widget: NcutWidget) -> None:
+        self._widget = widget
+        self._stage: str | None = None
+        self._last = 0.0
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if stage == self._stage and done < total and now - self._last < _MIN_REPORT_INTERVAL_S:
+            return
+        self._stage, self._last = stage, now
+        fraction = 0.0 if total <= 0 else min(done / total, 1.0)
+        status = f"{stage}: {done:,}/{total:,}"
+        widget = self._widget
+
+        def write() -> None:
+            with widget.hold_sync():
+                widget.stage = stage
+                widget.progress = fraction
+                widget.status = status
+
+        widget._mailbox.post(write, key="progress")
+
+
 class NcutWidget(anywidget.AnyWidget):
     """Linked 3D eigen-embedding and per-image colormaps of one NCUT result.
 
@@ -45,6 +97,12 @@ class NcutWidget(anywidget.AnyWidget):
     ``threshold`` (similarity that counts as highlighted), ``color_mode`` (``"rgb"`` or
     ``"similarity"``); read-only from the browser: ``meta``, ``stage``, ``progress``, ``status``,
     ``error``.
+
+    Threads: traits are written only on the thread that created the widget (in a notebook, the
+    kernel's main thread). A running job posts its writes there: in a notebook its event loop
+    applies them between cells; in a plain script (no running event loop) :meth:`wait` and
+    :attr:`results` apply them. :meth:`close` cancels the job and frees the results; re-running
+    the notebook cell that made a widget closes it (see ``ncut_widget.widget.cells``).
     """
 
     # Paths let anywidget serve the built files (and hot-reload them with ANYWIDGET_HMR=1); an
@@ -69,10 +127,12 @@ class NcutWidget(anywidget.AnyWidget):
     def __init__(self, **kwargs: Any) -> None:
         _bundle("widget.js")
         super().__init__(**kwargs)
+        self._mailbox = Mailbox()
         self._results: Results | None = None
         self._eig_wire: np.ndarray | None = None
-        self._job: threading.Thread | None = None
+        self._job: Job | None = None
         self._job_error: BaseException | None = None
+        self._closed = False
 
     # --- construction -------------------------------------------------------------------------
     @classmethod
@@ -94,35 +154,127 @@ class NcutWidget(anywidget.AnyWidget):
             X_3d: ``(N, 3)`` float 3D layout.
             rgb: ``(N, 3)`` float colors in [0, 1].
             images: one PIL image per feature image; defaults to ``features.images``.
+
+        Re-running the notebook cell that called this closes the widget its earlier run made.
         """
+        results = build_results(features, eigvecs, X_3d, rgb, images)
+        cells.close_earlier_run()
         widget = cls(**traits)
-        widget.set_results(build_results(features, eigvecs, X_3d, rgb, images))
+        cells.remember(widget)
+        widget.set_results(results)
         return widget
 
     def set_results(self, results: Results) -> None:
-        """Encode ``results`` and send them to every view (replacing what was shown); marks the job done."""
-        encoded = wire.encode_state(
-            results.layout, results.eigvecs, results.X_3d, results.rgb, results.images,
-            version=next(_versions),
-        )
-        self._results = results
-        self._eig_wire = wire.decode_eigvecs(encoded)
-        k = encoded.meta["k"]
+        """Encode ``results`` and send them to every view (replacing what was shown); marks the job done.
+
+        Call it on the thread that owns the widget (the one that created it).
+        """
+        self._show(_Encoded.of(results))
+
+    def _show(self, encoded: _Encoded) -> None:
+        self._results = encoded.results
+        self._eig_wire = encoded.eig_wire
+        k = encoded.state.meta["k"]
         # One comm message: meta and its payload always arrive together.
         with self.hold_sync():
             self.selected = []
             self.n_eig_view = min(max(self.n_eig_view, 1), k)
-            self.meta = encoded.meta
-            self.payload = encoded.payload
+            self.meta = encoded.state.meta
+            self.payload = encoded.state.payload
             self.stage = "Done"
             self.progress = 1.0
-            self.status = results.summary()
+            self.status = encoded.results.summary()
+
+    # --- the background job -------------------------------------------------------------------
+    def start_job(
+        self, work: Callable[[Callable[[str, int, int], None]], Results], background: bool = True
+    ) -> None:
+        """Compute this widget's results with ``work(progress) -> Results`` and show them.
+
+        ``work`` must call ``progress(stage, done, total)`` between chunks of work: that keeps the
+        progress traits live and is where :meth:`cancel` stops it (``progress`` raises
+        :class:`~ncut_widget.progress.Cancelled`). With ``background`` it runs on a daemon thread
+        and every trait write it causes is posted to this widget's thread; otherwise it runs
+        here, before returning. A widget runs one job: make a new widget for a new computation.
+        """
+        if self._job is not None:
+            raise RuntimeError("this widget already ran a job: make a new widget to compute again")
+
+        def encoded(progress: Callable[[str, int, int], None]) -> _Encoded:
+            results = work(progress)
+            progress("Sending to the browser", 0, 1)
+            # Encoding (quantizing, JPEG thumbnails) stays on the job's thread; only trait
+            # assignment happens on the widget's.
+            return _Encoded.of(results)
+
+        def done(shown: object) -> None:
+            self._mailbox.post(lambda: self._show(shown))  # type: ignore[arg-type]
+
+        job = Job(encoded, _ProgressWrites(self), done, self._post_failure)
+        self._job = job
+        if background:
+            job.start()
+        else:
+            job.run()
+
+    def _post_failure(self, err: BaseException) -> None:
+        if isinstance(err, Cancelled):
+            # A fresh error without the job's traceback: its frames would keep features alive.
+            err = Cancelled("the computation was cancelled")
+            stage, status, message = "Cancelled", "Cancelled", None
+        else:
+            stage, status, message = "Failed", None, f"{type(err).__name__}: {err}"
+
+        def write() -> None:
+            self._job_error = err
+            with self.hold_sync():
+                self.stage = stage
+                if status is not None:
+                    self.status = status
+                if message is not None:
+                    self.error = message
+
+        self._mailbox.post(write)
+
+    def cancel(self) -> None:
+        """Stop the running job at its next progress report (within one chunk of work); the
+        widget then shows "Cancelled" and :meth:`wait` raises :class:`~ncut_widget.progress.Cancelled`."""
+        if self._job is not None:
+            self._job.cancel()
+
+    def close(self) -> None:
+        """Cancel the running job, free the results and the payload, and close every view."""
+        job = getattr(self, "_job", None)
+        if job is not None and job.is_alive():
+            job.cancel()
+            self._job_error = Cancelled("the widget was closed while computing")
+        elif job is not None:
+            self._job_error = None
+        mailbox = getattr(self, "_mailbox", None)
+        if mailbox is not None:
+            mailbox.close()  # pending writes may hold whole results
+        self._results = None
+        self._eig_wire = None
+        self._closed = True
+        super().close()
+        # The comm is closed: these send nothing, they only drop the bytes.
+        if self.payload:
+            self.payload = b""
+        if self.meta:
+            self.meta = {}
 
     # --- validation ---------------------------------------------------------------------------
     @traitlets.validate("selected")
     def _check_selected(self, proposal: dict) -> list[int]:
         ids = list(proposal["value"])
         n = int(self.meta.get("n_nodes", 0))
+        if ids and not self.meta:
+            if self.error:
+                raise traitlets.TraitError(f"cannot select nodes {ids[:5]}: the computation failed ({self.error})")
+            raise traitlets.TraitError(
+                f"cannot select nodes {ids[:5]}: the results are not ready yet "
+                f"({self.stage or 'no results'}). Call w.wait() first, then set w.selected"
+            )
         bad = [i for i in ids if not 0 <= i < n]
         if bad:
             raise traitlets.TraitError(
@@ -155,7 +307,10 @@ class NcutWidget(anywidget.AnyWidget):
     @property
     def results(self) -> Results:
         """The results on display; raises until there are some."""
+        self._mailbox.apply()  # without an event loop, the job's writes wait for the owner
         if self._results is None:
+            if getattr(self, "_closed", False):
+                raise RuntimeError("this widget is closed: its results were freed")
             raise RuntimeError(self.error or "no results yet: the computation is still running (call wait())")
         return self._results
 
@@ -193,11 +348,22 @@ class NcutWidget(anywidget.AnyWidget):
         return to_plotly(self, max_points=max_points)
 
     def wait(self, timeout: float | None = None) -> NcutWidget:
-        """Block until a running :func:`explore` job ends; re-raise its error if it failed."""
-        if self._job is not None:
-            self._job.join(timeout)
-            if self._job.is_alive():
+        """Block until a running :func:`explore` job ends; re-raise its error if it failed.
+
+        On the widget's thread it applies what the job posted (progress while it blocks, then
+        the results), so ``w.wait(); w.selected = [5]`` works in the same cell. Raises
+        :class:`~ncut_widget.progress.Cancelled` if the job was cancelled.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        job = self._job
+        while job is not None and job.is_alive():
+            left = _WAIT_POLL_S if deadline is None else min(_WAIT_POLL_S, deadline - time.monotonic())
+            if left <= 0:
+                self._mailbox.apply()
                 raise TimeoutError(f"the computation is still running after {timeout} s")
+            job.join(left)
+            self._mailbox.apply()
+        self._mailbox.apply()
         if self._job_error is not None:
             raise self._job_error
         return self
