@@ -71,7 +71,7 @@ def saved(lab_server, open_page):
         finally:
             page.close()
             shutdown_sessions(lab_server, NOTEBOOK)
-        # Reopened pages must see saveState on too (restoring does not depend on it; saving again does).
+        # saveState stays on for the reopened page, as for a user who turned it on.
         yield {"nb": nb, "meta": meta, "sha": sha, "model_id": model_id}
 
 
