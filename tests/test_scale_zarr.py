@@ -29,7 +29,8 @@ def make_images(folder: Path, n: int) -> list[Path]:
         im = photos[i % 10]
         w, h = im.size
         j = i // 10
-        im = im.crop((j * w // 20, j * h // 20, w - j * w // 30, h - j * h // 30)).resize((48 + 4 * (i % 3), 40))
+        c = j % 5  # crop a little more, up to 4/20 of each side
+        im = im.crop((c * w // 20, c * h // 20, w - c * w // 30, h - c * h // 30)).resize((48 + 4 * (i % 3), 40 + 2 * (j % 4)))
         if j % 2:
             im = im.transpose(0)  # mirror
         path = folder / f"img_{i:03d}.{'jpg' if i % 4 == 3 else 'png'}"
