@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import ctypes
+import functools
 import itertools
+import sys
 import threading
 import time
 import weakref
@@ -151,6 +154,8 @@ class Job:
             failed(err)
         else:
             done(result)
+        # The job's features, graphs and embeddings are garbage now (only the results live on).
+        release_freed_memory()
 
     def is_alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
@@ -173,3 +178,25 @@ def _stop_running_jobs() -> None:
     deadline = time.monotonic() + _EXIT_WAIT_S
     for job in jobs:
         job.join(max(0.0, deadline - time.monotonic()))
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc (musl, ...)
+        return None
+
+
+def release_freed_memory() -> None:
+    """Give the C heap's free pages back to the operating system (glibc ``malloc_trim(0)``).
+
+    A job allocates and frees hundreds of MB of buffers; glibc keeps freed memory in its arenas,
+    so without this the process RSS stays up after the job (measured: +250 MB after one re-run
+    of an 8-photo explore cell, every byte of it free). A no-op without glibc.
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)

@@ -16,7 +16,7 @@ import traitlets
 from ..progress import Cancelled
 from . import cells
 from . import state as wire
-from .jobs import Job, Mailbox
+from .jobs import Job, Mailbox, release_freed_memory
 from .results import Results, build_results
 
 if TYPE_CHECKING:
@@ -262,6 +262,7 @@ class NcutWidget(anywidget.AnyWidget):
             self.payload = b""
         if self.meta:
             self.meta = {}
+        release_freed_memory()
 
     # --- validation ---------------------------------------------------------------------------
     @traitlets.validate("selected")
