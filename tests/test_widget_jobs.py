@@ -20,7 +20,7 @@ import torch
 import traitlets
 from PIL import Image
 
-from ncut_widget import NcutWidget, explore
+from ncut_widget import MultiResFeatures, NcutWidget, explore
 from ncut_widget.features.backbones import Backbone
 from ncut_widget.progress import Cancelled, cancellable
 from ncut_widget.widget import cells, jobs, pipeline
@@ -317,6 +317,16 @@ def test_rerunning_a_cell_closes_what_its_earlier_run_made(cell_run: list[str]):
     cell_run[0] = "cell-2"  # another cell leaves this one's widget alone
     _explore().wait(timeout=120)
     assert third.comm is not None
+
+
+def test_rerunning_a_from_results_cell_closes_its_earlier_widget(cell_run: list[str]):
+    gen = torch.Generator().manual_seed(0)
+    features = MultiResFeatures.from_grids([torch.randn(2, 4, 4, 8, generator=gen)], images=_photos())
+    arrays = (torch.randn(32, 5, generator=gen), torch.randn(32, 3, generator=gen), torch.rand(32, 3, generator=gen))
+    first = NcutWidget.from_results(features, *arrays)
+    cell_run[1] = "request-2"
+    second = NcutWidget.from_results(features, *arrays)
+    assert first.comm is None and first.payload == b"" and second.comm is not None
 
 
 def test_without_a_cell_id_nothing_is_closed(monkeypatch):

@@ -253,6 +253,7 @@ class NcutWidget(anywidget.AnyWidget):
         mailbox = getattr(self, "_mailbox", None)
         if mailbox is not None:
             mailbox.close()  # pending writes may hold whole results
+        held_data = getattr(self, "_results", None) is not None or bool(self.payload)
         self._results = None
         self._eig_wire = None
         self._closed = True
@@ -262,7 +263,8 @@ class NcutWidget(anywidget.AnyWidget):
             self.payload = b""
         if self.meta:
             self.meta = {}
-        release_freed_memory()
+        if held_data:
+            release_freed_memory()
 
     # --- validation ---------------------------------------------------------------------------
     @traitlets.validate("selected")
