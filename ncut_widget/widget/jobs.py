@@ -108,7 +108,7 @@ class Mailbox:
 
 
 class Job:
-    """One background computation: a daemon thread, a cancel flag and the error it ended with.
+    """One background computation: a daemon thread and a cancel flag.
 
     ``work(progress)`` runs on the thread with ``progress`` raising :class:`Cancelled` once
     :meth:`cancel` is called (the engine calls it between chunks). Its return value goes to
@@ -126,10 +126,6 @@ class Job:
         self._cancel = threading.Event()
         self._steps: tuple | None = (work, progress, done, failed)
         self._thread: threading.Thread | None = None
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancel.is_set()
 
     def cancel(self) -> None:
         """Ask the job to stop at its next progress report (within one chunk of work)."""
