@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -113,3 +114,67 @@ def compute(*collections: Any, progress: bool = True, client: Any = None) -> tup
         with ProgressBar():
             return dask.compute(*collections)
     return dask.compute(*collections)
+
+
+def _import_task_code() -> None:
+    import torch
+
+    from . import blocks, features, models, synthetic  # noqa: F401
+
+    torch.zeros(1)
+
+
+def warm_workers(client: Any) -> None:
+    """Import torch and the task code on every worker now, so the first tasks do not pay for
+    imports (hundreds of MB and seconds) and timings and memory watches measure the work."""
+    client.run(_import_task_code)
+
+
+# Per-process state of watch_worker_memory's sampler (a worker runs one watch at a time).
+_WATCH: dict[str, Any] = {}
+
+
+def _watch_start(interval: float) -> None:
+    import psutil
+
+    _watch_stop()
+    proc = psutil.Process()
+    state: dict[str, Any] = {"start": proc.memory_info().rss, "stop": threading.Event()}
+    state["peak"] = state["start"]
+
+    def sample() -> None:
+        while not state["stop"].wait(interval):
+            state["peak"] = max(state["peak"], proc.memory_info().rss)
+
+    state["thread"] = threading.Thread(target=sample, name="ncut-memory-watch", daemon=True)
+    state["thread"].start()
+    _WATCH["state"] = state
+
+
+def _watch_stop() -> tuple[int, int] | None:
+    state = _WATCH.pop("state", None)
+    if state is None:
+        return None
+    state["stop"].set()
+    state["thread"].join()
+    return state["start"], state["peak"]
+
+
+@contextlib.contextmanager
+def watch_worker_memory(client: Any, interval: float = 0.01) -> Iterator[dict[str, tuple[int, int] | None]]:
+    """Sample every worker's resident memory while the block runs.
+
+    ``ru_maxrss`` cannot tell a worker's peak: a worker process starts by fork + exec from the
+    nanny, and Linux carries the parent's peak across ``execve``. So each worker samples its
+    own RSS every ``interval`` seconds in a thread.
+
+    Yields:
+        A dict filled on exit: worker address -> ``(RSS at start, peak RSS)`` in bytes, or
+        ``None`` for a worker that joined during the block (e.g. one restarted after a crash).
+    """
+    client.run(_watch_start, interval)
+    result: dict[str, tuple[int, int] | None] = {}
+    try:
+        yield result
+    finally:
+        result.update(client.run(_watch_stop))

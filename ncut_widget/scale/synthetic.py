@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..engine.checks import check_int
@@ -43,12 +45,18 @@ def lazy_planted_features(
     return da.concatenate(parts, axis=0)
 
 
+@functools.lru_cache(maxsize=2)
+def _clean_block(images: int, grids: tuple[int, ...], dim: int, seed: int) -> object:
+    """The noise-free block, the same for every block: made once per worker process."""
+    from ..engine.synthetic import planted_patch_features
+
+    return planted_patch_features(images, grids, dim, noise=0.0, seed=seed)[0]
+
+
 def _planted_block(block: int, n: int, dim: int, images: int, grids: tuple[int, ...], noise: float, seed: int) -> np.ndarray:
     import torch
 
-    from ..engine.synthetic import planted_patch_features
-
-    clean, _ = planted_patch_features(images, grids, dim, noise=0.0, seed=seed)
+    clean = _clean_block(images, grids, dim, seed)
     # A generator of its own per block: reproducible anywhere, global RNG untouched.
     gen = torch.Generator().manual_seed(seed * 1_000_003 + block + 1)
     out = clean[:n] + noise * torch.randn((n, dim), generator=gen)
