@@ -13,29 +13,29 @@ _FPS_DIMS = 8
 _DRAW_RATIO = 4
 # KD-tree height for fpsample's bucket FPS; 7 measured fastest for 25k-40k candidates.
 _KD_HEIGHT = 7
-# Randomized PCA for the projection: extra probe vectors and power steps (pca_lowrank's niter=2).
-_OVERSAMPLE = 4
+# Subspace-iteration steps towards the top principal directions for the projection (as
+# torch.pca_lowrank's niter=2).
 _POWER_STEPS = 2
 
 
 def _principal_projection(X: torch.Tensor, dims: int, gen: torch.Generator) -> torch.Tensor:
-    """``X`` ``(n, C)`` centred and projected on (about) its top ``dims`` principal directions.
+    """``X`` ``(n, C)`` centred and projected on a ``dims``-dimensional subspace near its top
+    principal directions.
 
-    Randomized subspace iteration (Halko et al.; what ``torch.pca_lowrank`` does) with the
-    caller's generator, never the global RNG: ``O(n C dims)``, where the exact ``C x C``
-    covariance would cost ``O(n C^2)`` (8 vs 768 at ViT widths). FPS only needs the coarse
-    geometry, and the result is a deterministic function of ``X`` and the generator's state.
+    Subspace iteration on the covariance from a start drawn from the caller's generator (never
+    the global RNG): ``O(n C dims)`` per step, where the exact ``C x C`` covariance would cost
+    ``O(n C^2)``. FPS needs only the coarse geometry, and its distances depend on the subspace,
+    not on a basis of it, so no eigen-decomposition picks "the top ``dims``": on a flat spectrum
+    that pick jumps with the last bit of the input (measured: after umap-learn switched the CPU
+    to flush denormals, the picks changed), while matmuls and QR move only by rounding.
     """
     if X.shape[1] <= dims:
         return X
     centered = X - X.mean(dim=0, keepdim=True)
-    probe = torch.randn(X.shape[1], dims + _OVERSAMPLE, generator=gen).to(X.device, X.dtype)
-    basis = _orthonormal(centered @ probe)
+    basis = _orthonormal(torch.randn(X.shape[1], dims, generator=gen).to(X.device, X.dtype))
     for _ in range(_POWER_STEPS):
-        basis = _orthonormal(centered @ (centered.T @ basis))
-    # Rayleigh-Ritz on the small (l, C) sketch: its top right singular vectors.
-    _, _, Vh = torch.linalg.svd(basis.T @ centered, full_matrices=False)
-    return centered @ Vh[:dims].T
+        basis = _orthonormal(centered.T @ (centered @ basis))
+    return centered @ basis
 
 
 def _orthonormal(Y: torch.Tensor) -> torch.Tensor:
