@@ -137,7 +137,7 @@ def ref_exact(X, sigma: float, k: int):
     W.mul_(-0.5 / sigma**2).exp_()
     s = W.sum(1).rsqrt()
     W.mul_(s[:, None]).mul_(s[None, :])
-    vals, vecs = top_eigh(W, k, seed=0)
+    vals, vecs, *_ = top_eigh(W, k, seed=0)  # (values, vectors, converged, n_iter, change)
     return vecs, vals
 
 

@@ -13,11 +13,16 @@ Two paths:
   eigenvalues those of the whole graph), then every node gets the affinity-weighted mean of the
   values of its ``n_neighbors`` nearest anchors. Memory is ``O(N * (C + n_neighbors) +
   chunk_size * n_sample + n_sample^2)``: never ``N x N``.
+
+Before either path allocates its quadratic buffers, their size is checked against the memory
+budget (``memory.py``: half of what the device has available, or ``NCUT_WIDGET_MEMORY_BUDGET``);
+beyond it ``fit`` raises a ``MemoryBudgetError`` (a ``ValueError``) saying what would fit.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import torch
@@ -25,8 +30,9 @@ import torch
 from ..progress import ProgressFn, resolve_progress, scaled
 from . import affinity as aff
 from .checks import as_node_matrix, check_int, check_open_unit, resolve_device
-from .eigsolve import fix_signs, top_eigh
-from .propagate import nearest_anchors
+from .eigsolve import MAX_ITER, TOL, NcutConvergenceWarning, fix_signs, top_eigh, top_eigh_bytes
+from .memory import check_memory, largest_fitting
+from .propagate import check_scan_precision, nearest_anchors, scan_bytes, scan_dtype
 from .sampling import farthest_point_sampling
 
 # Rows per block when the exact path scans its N x N distance matrix for gamma.
@@ -58,12 +64,23 @@ class Ncut:
         progress: ``None``/``False`` (silent), ``True`` (tqdm bars) or a callable
             ``progress(stage: str, done: int, total: int)``.
         chunk_size: query rows per block when measuring distances to anchors; peak extra memory
-            is about ``chunk_size * n_sample * 4`` bytes.
+            is about ``chunk_size * n_sample * 8`` bytes.
+        eig_max_iter: step limit of the eigensolver's subspace iteration (graphs above 1,000
+            nodes or anchors); it usually converges in under 20. Running out of steps sets
+            ``converged_`` to ``False`` and warns with :class:`NcutConvergenceWarning`.
+        scan_precision: dtype of the node-to-anchor distance scan: ``"float32"``,
+            ``"bfloat16"`` (faster on GPUs and AMX CPUs, re-ranked in float32; emulated and slow
+            elsewhere), ``"auto"`` (bfloat16 where fast) or ``None`` (the ``NCUT_WIDGET_SCAN``
+            environment variable, read at each fit/transform, else ``"auto"``).
 
     Fitted attributes: ``eigenvalues_`` (n_eig,) float32 descending, ``gamma_`` (float),
     ``d_gamma_`` (float, mean affinity aimed at / reached), ``exact_`` (bool),
     ``anchor_indices_`` (m,) int64 rows of the fitted X, ``anchor_mass_`` (m,) float32 nodes per
-    anchor, ``anchor_eigvecs_`` (m, n_eig) float32, ``n_features_in_`` (int), ``n_nodes_`` (int).
+    anchor, ``anchor_eigvecs_`` (m, n_eig) float32, ``converged_`` (bool, the eigensolver met its
+    tolerance), ``n_iter_`` (int, eigensolver steps), ``n_features_in_`` (int), ``n_nodes_`` (int).
+
+    Raises (from ``fit``): ``MemoryBudgetError`` (a ``ValueError``) when the chosen path would
+    not fit in the memory budget, naming the largest exact ``N`` / ``n_sample`` that would.
     """
 
     def __init__(
@@ -77,6 +94,8 @@ class Ncut:
         seed: int = 0,
         progress: bool | ProgressFn | None = None,
         chunk_size: int = 2048,
+        eig_max_iter: int = MAX_ITER,
+        scan_precision: str | None = None,
     ) -> None:
         self.n_eig = check_int(n_eig, "n_eig", minimum=1)
         self.n_sample = check_int(n_sample, "n_sample", minimum=1)
@@ -90,6 +109,8 @@ class Ncut:
         self.progress = progress
         self._report = resolve_progress(progress)
         self.chunk_size = check_int(chunk_size, "chunk_size", minimum=1)
+        self.eig_max_iter = check_int(eig_max_iter, "eig_max_iter", minimum=1)
+        self.scan_precision = None if scan_precision is None else check_scan_precision(scan_precision, "scan_precision")
         self._fit_eigvecs: torch.Tensor | None = None
 
     # ------------------------------------------------------------------ public API
@@ -99,7 +120,14 @@ class Ncut:
         n = X.shape[0]
         if self.n_eig >= n:
             raise ValueError(f"n_eig ({self.n_eig}) must be smaller than the number of nodes ({n})")
+        self._check_fit_memory(n, X.shape[1])
         P = aff.prepare(X.to(self.device), self.distance)
+        self._center = None
+        if self.distance == "euclidean":
+            # Squared distances do not change under a shift, but |x|^2 + |y|^2 - 2<x, y> in
+            # float32 loses the digits a large common offset carries: centre once, here.
+            self._center = P.mean(dim=0)
+            P = P - self._center
         if self.n_sample >= n:
             self._fit_exact(P)
         else:
@@ -108,9 +136,11 @@ class Ncut:
         self.n_nodes_ = n
         return self
 
-    def transform(self, X: Any) -> torch.Tensor:
-        """Eigenvectors ``(M, n_eig)`` float32 (CPU) for new or fitted nodes ``X`` ``(M, C)``.
+    def transform(self, X: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """Embed new or fitted nodes ``X`` ``(M, C)``: ``(eigenvectors (M, n_eig), eigenvalues (n_eig,))``.
 
+        Both float32 CPU tensors; the eigenvalues are the fit's (a copy of ``eigenvalues_``), so
+        ``vecs, vals = model.transform(X)`` unpacks like ``fit_transform`` (and the seed library).
         Each row depends only on that row and the fit. Nystrom path: the affinity-weighted mean
         of the anchor values of its ``n_neighbors`` nearest anchors (exactly what ``fit_transform``
         gives the fitted nodes). Exact path: the Nystrom formula over all fitted nodes,
@@ -125,26 +155,40 @@ class Ncut:
                 f"X has {X.shape[1]} features per node, but this Ncut was fitted on {self.n_features_in_}"
             )
         Q = aff.prepare(X, self.distance)
+        if self._center is not None:
+            Q = Q - self._center.to(Q.device)
         if self.exact_:
-            return self._nystrom_formula(Q)
+            return self._nystrom_formula(Q), self.eigenvalues_.clone()
         dist, idx = nearest_anchors(
             self._anchor_feats,
             Q,
             self.n_neighbors,
             distance=self.distance,
+            precision=self.scan_precision,
             chunk_size=self.chunk_size,
             device=self.device,
             progress=scaled(self._report, "extend to nodes"),
         )
-        return self._weighted_mean(dist, idx)
+        return self._weighted_mean(dist, idx), self.eigenvalues_.clone()
 
     def fit_transform(self, X: Any) -> tuple[torch.Tensor, torch.Tensor]:
         """Fit on ``X`` ``(N, C)`` and return ``(eigenvectors (N, n_eig), eigenvalues (n_eig,))``.
 
         Both float32 CPU tensors. Eigenvalues descend from ~1. Each eigenvector column has
-        (about) unit L2 norm over the N nodes; column 0 is positive on every node, every other
-        column has a positive sum over the nodes (over anchors weighted by their mass in the
-        Nystrom path).
+        (about) unit L2 norm over the N nodes.
+
+        Signs (:func:`~ncut_widget.engine.eigsolve.fix_signs`), decided on the anchor values
+        ``F = anchor_eigvecs_`` with weights ``w = anchor_mass_`` (exact path: every node is an
+        anchor of mass 1, and ``F`` is the returned eigenvectors): a column whose weighted sum
+        ``|sum(w F)|`` is at least 5% of ``sum(w |F|)`` has a positive weighted sum; any other
+        column has a positive entry at its largest ``|F|`` (lowest anchor index on ties). Column
+        0 (one sign on a connected graph) is therefore positive on every anchor, and on every
+        node, whose values are positive-weighted means of anchor values. The Nystrom path's
+        per-node sums are not covered by the rule.
+
+        Warns:
+            NcutConvergenceWarning: the eigensolver ran out of ``eig_max_iter`` steps
+            (``converged_`` is then ``False``).
         """
         self.fit(X)
         vecs = self._fit_eigvecs
@@ -152,6 +196,66 @@ class Ncut:
         return vecs, self.eigenvalues_.clone()
 
     # ------------------------------------------------------------------ internals
+    def _eigensolve(self, S: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Top ``n_eig`` eigenpairs of ``S``; records ``converged_``/``n_iter_``, warns if not converged."""
+        res = top_eigh(
+            S, self.n_eig, seed=self.seed, tol=TOL, max_iter=self.eig_max_iter,
+            progress=scaled(self._report, "eigensolve"),
+        )
+        self._report("eigensolve", 1, 1)  # the iteration usually stops before its max_iter total
+        self.converged_ = res.converged
+        self.n_iter_ = res.n_iter
+        if not res.converged:
+            how_far = (
+                "no change could be measured after a single step"
+                if math.isinf(res.change)
+                else f"its eigenvalues still moved by up to {res.change:.1e} in the last step"
+            )
+            warnings.warn(
+                f"Ncut's eigensolver stopped at eig_max_iter={self.eig_max_iter} steps before "
+                f"converging: {how_far} (tolerance {TOL:.0e}). The eigenvectors may be "
+                f"inaccurate; raise eig_max_iter.",
+                NcutConvergenceWarning,
+                stacklevel=4,
+            )
+        return res.values, res.vectors
+
+    def _check_fit_memory(self, n: int, c: int) -> None:
+        """Refuse, before any quadratic allocation, a fit that would exceed the memory budget."""
+        k = self.n_eig
+        if self.n_sample >= n:
+            check_memory(
+                exact_fit_bytes(n, c, k),
+                self.device,
+                what=f"the exact path (n_sample={self.n_sample} >= {n} nodes: a dense {n} x {n} float32 affinity)",
+                advice=lambda budget: self._fit_advice(n, c, budget),
+            )
+            return
+        dtype = scan_dtype(self.device, self.scan_precision)
+        m = self.n_sample
+        check_memory(
+            nystrom_fit_bytes(n, c, k, m, self.n_neighbors, self.chunk_size, dtype),
+            self.device,
+            what=f"the Nystrom path ({m} anchors: a dense {m} x {m} anchor graph, {min(self.chunk_size, n)} x {m} scan blocks)",
+            advice=lambda budget: self._fit_advice(n, c, budget),
+        )
+
+    def _fit_advice(self, n: int, c: int, budget: int) -> str:
+        """What fits in ``budget`` for ``n`` nodes of width ``c``: the largest exact N and n_sample."""
+        k = self.n_eig
+        exact_max = largest_fitting(lambda size: exact_fit_bytes(size, c, k), budget, n)
+        dtype = scan_dtype(self.device, self.scan_precision)
+        m_max = largest_fitting(
+            lambda m: nystrom_fit_bytes(n, c, k, m, self.n_neighbors, self.chunk_size, dtype), budget, n - 1
+        )
+        exact = f"The exact path fits up to {exact_max} nodes in this budget"
+        if m_max <= k:
+            return (
+                f"{exact}; for {n} nodes not even the Nystrom path fits (n_sample > n_eig={k} "
+                f"anchors): free memory, lower chunk_size, or raise the budget."
+            )
+        return f"{exact}; for {n} nodes use the Nystrom path with n_sample <= {m_max} (default 2048)."
+
     def _solve_gamma(self, P: torch.Tensor, n_nodes: int) -> float:
         D = aff.sample_distances(P, self.distance, seed=self.seed)
         if self.d_gamma is None:
@@ -174,8 +278,7 @@ class Ncut:
         s = deg.rsqrt()
         W.mul_(s.unsqueeze(1)).mul_(s.unsqueeze(0))
         report("affinity", 3, 3)
-        vals, vecs = top_eigh(W, self.n_eig, seed=self.seed, progress=scaled(report, "eigensolve"))
-        report("eigensolve", 1, 1)  # the iteration usually stops before its max_iter total
+        vals, vecs = self._eigensolve(W)
         del W
         vecs = fix_signs(vecs).cpu()
         self.exact_ = True
@@ -202,6 +305,7 @@ class Ncut:
             P,
             self.n_neighbors,
             distance=self.distance,
+            precision=self.scan_precision,
             chunk_size=self.chunk_size,
             device=self.device,
             progress=scaled(report, "nearest anchors"),
@@ -214,8 +318,7 @@ class Ncut:
         scale = (mass / deg).sqrt_()
         W.mul_(scale.unsqueeze(1)).mul_(scale.unsqueeze(0))
         report("anchor graph", 1, 1)
-        vals, G = top_eigh(W, self.n_eig, seed=self.seed, progress=scaled(report, "eigensolve"))
-        report("eigensolve", 1, 1)  # the iteration usually stops before its max_iter total
+        vals, G = self._eigensolve(W)
         del W
         # G is an eigenvector of the mass-weighted graph; per-node values are G / sqrt(mass),
         # so the column's norm over all N nodes (sum of mass * value^2) is 1.
@@ -244,6 +347,14 @@ class Ncut:
         return out
 
     def _nystrom_formula(self, Q: torch.Tensor) -> torch.Tensor:
+        n_fit = self._anchor_feats.shape[0]
+        rows = min(self.chunk_size, Q.shape[0])
+        check_memory(
+            8 * rows * n_fit,  # the (rows, n_fit) affinity block and its degree-scaled copy
+            self.device,
+            what=f"transform on the exact path ({rows} rows x {n_fit} fitted nodes per chunk)",
+            advice=lambda budget: f"Set chunk_size <= {max(1, budget // (8 * n_fit))} on this model.",
+        )
         A = self._anchor_feats
         F = self.anchor_eigvecs_.to(self.device)
         inv_sqrt_deg = self._anchor_degree.rsqrt()
@@ -264,6 +375,28 @@ class Ncut:
             f"d_gamma={self.d_gamma}, distance={self.distance!r}, device={str(self.device)!r}, "
             f"seed={self.seed})"
         )
+
+
+def _gamma_bytes(n: int) -> int:
+    """Working memory of the gamma solve: distances, mask, affinities and their products among
+    the (at most GAMMA_SAMPLE) sampled nodes."""
+    return 24 * min(n, aff.GAMMA_SAMPLE) ** 2
+
+
+def exact_fit_bytes(n: int, c: int, n_eig: int) -> int:
+    """Peak bytes of the exact path on ``n`` nodes of width ``c``: the dense ``n x n`` float32
+    affinity, one ``_SCAN_ROWS x n`` block beside it, the eigensolver's work buffers, the
+    prepared features and the gamma sample."""
+    return 4 * n * n + 4 * min(_SCAN_ROWS, n) * n + top_eigh_bytes(n, n_eig) + 4 * n * c + _gamma_bytes(n)
+
+
+def nystrom_fit_bytes(
+    n: int, c: int, n_eig: int, m: int, n_neighbors: int, chunk_size: int, scan: torch.dtype
+) -> int:
+    """Peak bytes of the Nystrom path: the larger of the scan block and the dense ``m x m``
+    anchor graph with its eigensolver buffers, plus what grows linearly with ``n``."""
+    quadratic = max(scan_bytes(min(chunk_size, n), m, c, scan), 4 * m * m + top_eigh_bytes(m, n_eig))
+    return quadratic + n * (4 * c + 12 * n_neighbors + 4 * n_eig) + _gamma_bytes(n)
 
 
 def _pairwise_symmetric(P: torch.Tensor, distance: str) -> torch.Tensor:
