@@ -9,6 +9,8 @@ import torch.nn.functional as F
 
 from ..engine.checks import as_node_matrix, check_int
 
+_BLOCK_ELEMENTS = 1 << 22
+
 
 @torch.no_grad()
 def neighbor_preservation(
@@ -36,12 +38,18 @@ def neighbor_preservation(
         raise ValueError(f"k ({k}) must be below the number of nodes ({n})")
     n_probe = min(check_int(n_probe, "n_probe", minimum=1), n)
     probes = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:n_probe]
-    sim = E[probes] @ E.T
-    d2 = torch.cdist(Y[probes], Y).pow(2)
-    rows = torch.arange(n_probe)
-    sim[rows, probes] = -torch.inf  # a node is not its own neighbour
-    d2[rows, probes] = torch.inf
-    near_e = sim.topk(k, dim=1).indices
-    near_y = d2.topk(k, dim=1, largest=False).indices
-    hits = (near_e[:, :, None] == near_y[:, None, :]).any(dim=2).float()
+    hits = torch.empty((n_probe, k))
+    # Probes in blocks: one (block, N) similarity and distance block at a time (~16 MB each),
+    # never the (n_probe, N) pair, which is 4 GB per matrix at a million nodes.
+    rows = max(1, _BLOCK_ELEMENTS // n)
+    for start in range(0, n_probe, rows):
+        p = probes[start : start + rows]
+        sim = E[p] @ E.T
+        d2 = torch.cdist(Y[p], Y).pow(2)
+        r = torch.arange(p.shape[0])
+        sim[r, p] = -torch.inf  # a node is not its own neighbour
+        d2[r, p] = torch.inf
+        near_e = sim.topk(k, dim=1).indices
+        near_y = d2.topk(k, dim=1, largest=False).indices
+        hits[start : start + p.shape[0]] = (near_e[:, :, None] == near_y[:, None, :]).any(dim=2).float()
     return float(hits.mean())

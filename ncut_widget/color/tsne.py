@@ -7,8 +7,10 @@ from typing import Any
 import torch
 
 from ..engine.checks import check_int
+from ..engine.memory import check_memory, largest_fitting
 from ..progress import ProgressFn, resolve_progress
 from ._common import check_color_inputs, layout_all
+from .knn_graph import _BLOCK_ELEMENTS as _KNN_BLOCK_ELEMENTS
 from .knn_graph import cosine_knn, perplexity_affinities
 
 # Measured on eigenvectors of real DINOv2 features (benchmarks/coloring.py, 25,600 nodes):
@@ -51,6 +53,12 @@ def tsne_color(
     Returns:
         ``(X_3d, rgb)``: ``(N, 3)`` float32 layout and ``(N, 3)`` float32 colours in
         ``[0, 1]`` (per-axis 1%-99% quantile scaling of ``X_3d``), both on the CPU.
+
+    Raises:
+        MemoryBudgetError: (a ``ValueError``) the layout's working memory
+            (:func:`tsne_bytes`, linear in ``min(num_sample, N)``) exceeds the memory budget
+            (see ``ncut_widget.engine.memory``); the message names the largest ``num_sample``
+            that fits.
     """
     X, num_sample, knn, dev = check_color_inputs(eigvecs, num_sample, knn, device)
     if isinstance(perplexity, bool) or not isinstance(perplexity, (int, float)):
@@ -59,12 +67,42 @@ def tsne_color(
         raise ValueError(f"perplexity must be >= 1, got {perplexity}")
     n_iter = check_int(n_iter, "n_iter", minimum=1)
     seed = check_int(seed, "seed")
+    n, dims = X.shape
+    m = min(num_sample, n)
+    check_memory(
+        tsne_bytes(n, dims, m, knn, perplexity),
+        dev,
+        what=f"tsne_color on {n} nodes ({m} laid out by t-SNE)",
+        advice=lambda budget: _num_sample_advice(n, dims, knn, perplexity, budget, m),
+    )
     report = resolve_progress(progress)
 
     def layout(Xs: torch.Tensor, dev: torch.device) -> torch.Tensor:
         return tsne_layout(Xs, perplexity=float(perplexity), n_iter=n_iter, seed=seed, progress=report)
 
     return layout_all(X, num_sample, knn, seed, dev, report, layout)
+
+
+def tsne_bytes(n: int, dims: int, num_sample: int, knn: int, perplexity: float) -> int:
+    """Estimated peak bytes of :func:`tsne_color` on ``n`` nodes of ``dims`` eigenvectors.
+
+    Per laid-out node: its features, its kNN list and affinities with their bisection
+    temporaries, and the attraction's per-edge vectors (about ``4 * dims + 80 * k + 96`` bytes,
+    ``k = 3 * perplexity`` neighbours); plus the similarity and repulsion blocks (fixed size),
+    and when ``num_sample < n`` each node's ``knn`` propagation neighbours.
+    """
+    m = min(num_sample, n)
+    k = min(max(m - 1, 1), max(1, round(_NEIGHBORS_PER_PERPLEXITY * perplexity)))
+    layout = m * (4 * dims + 80 * k + 96) + 4 * max(_KNN_BLOCK_ELEMENTS, m) + 4 * _BLOCK_ELEMENTS
+    propagate = 0 if m >= n else n * (24 * knn + 48)
+    return layout + propagate
+
+
+def _num_sample_advice(n: int, dims: int, knn: int, perplexity: float, budget: int, m: int) -> str:
+    fits = largest_fitting(lambda s: tsne_bytes(n, dims, s, knn, perplexity), budget, m)
+    if fits < knn:
+        return "Not even num_sample=knn fits: free memory, or lower the number of nodes."
+    return f"Use num_sample <= {fits}."
 
 
 @torch.no_grad()
