@@ -1,4 +1,8 @@
-"""Ncut behaviour: determinism, transform vs fit, signs, distances, d_gamma rule, progress, memory."""
+"""Ncut behaviour: determinism, transform vs fit, signs, distances, d_gamma rule, progress, memory.
+
+Tests that scan node-to-anchor distances run on both scan paths (``scan`` fixture), forced through
+``NCUT_WIDGET_SCAN``, so every machine exercises the float32 and the bfloat16 code.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import pytest
 import torch
 
 from ncut_widget.engine import affinity
+from ncut_widget.engine.eigsolve import SIGN_SUM_RATIO
 from ncut_widget.engine.ncut import Ncut
 
 
@@ -21,8 +26,15 @@ def X(planted_parts) -> torch.Tensor:
     return planted_parts[0]
 
 
+@pytest.fixture(params=["float32", "bfloat16"])
+def scan(request, monkeypatch) -> str:
+    """Force one scan path for the whole test through the environment variable."""
+    monkeypatch.setenv("NCUT_WIDGET_SCAN", request.param)
+    return request.param
+
+
 @pytest.mark.parametrize("n_sample", [400, 5000], ids=["nystrom", "exact"])
-def test_same_seed_same_output_whatever_global_rng(X, n_sample):
+def test_same_seed_same_output_whatever_global_rng(X, n_sample, scan):
     torch.manual_seed(1)
     v1, l1 = Ncut(n_eig=8, n_sample=n_sample, seed=3).fit_transform(X)
     torch.manual_seed(12345)
@@ -38,33 +50,51 @@ def test_other_seed_other_anchors(X):
 
 
 @pytest.mark.parametrize("n_sample", [400, 5000], ids=["nystrom", "exact"])
-def test_transform_on_fitted_nodes_reproduces_fit_transform(X, n_sample):
+def test_transform_on_fitted_nodes_reproduces_fit_transform(X, n_sample, scan):
     model = Ncut(n_eig=8, n_sample=n_sample)
     vecs, vals = model.fit_transform(X)
-    again = model.transform(X)
-    assert torch.equal(model.eigenvalues_, vals)
+    again, again_vals = model.transform(X)  # two values, like fit_transform and the seed library
+    assert torch.equal(model.eigenvalues_, vals) and torch.equal(again_vals, vals)
+    assert again_vals.dtype == torch.float32 and again_vals.device.type == "cpu"
     assert mean_principal_cosine(again, vecs) >= 0.99
     # Column by column, not just the span: same values up to float noise.
     assert torch.allclose(again[:, :5], vecs[:, :5], atol=1e-3 * float(vecs.abs().max()))
 
 
 @pytest.mark.parametrize("n_sample", [400, 5000], ids=["nystrom", "exact"])
-def test_rows_transform_independently_of_the_batch(X, n_sample):
+def test_rows_transform_independently_of_the_batch(X, n_sample, scan):
     model = Ncut(n_eig=6, n_sample=n_sample, chunk_size=256).fit(X)
     rows = torch.tensor([3, 700, 1999])
-    alone = torch.cat([model.transform(X[i : i + 1]) for i in rows])
-    in_batch = model.transform(X)[rows]
+    alone = torch.cat([model.transform(X[i : i + 1])[0] for i in rows])
+    in_batch = model.transform(X)[0][rows]
     assert torch.allclose(alone, in_batch, atol=1e-5)
 
 
+def assert_sign_rule(F: torch.Tensor, w: torch.Tensor) -> None:
+    """The documented rule (fix_signs), checked independently on anchor values F and masses w."""
+    F, w = F.double(), w.double()
+    total, scale = w @ F, w @ F.abs()
+    for j in range(F.shape[1]):
+        if abs(float(total[j])) >= SIGN_SUM_RATIO * float(scale[j]):
+            assert float(total[j]) > 0, f"column {j}: clear weighted sum must be positive"
+        else:
+            peak = int(F[:, j].abs().argmax())
+            assert float(F[peak, j]) > 0, f"column {j}: largest-magnitude entry must be positive"
+
+
 @pytest.mark.parametrize("n_sample", [400, 5000], ids=["nystrom", "exact"])
-def test_sign_convention(X, n_sample):
+def test_sign_convention(X, n_sample, scan):
     model = Ncut(n_eig=8, n_sample=n_sample)
     vecs, _ = model.fit_transform(X)
+    assert_sign_rule(model.anchor_eigvecs_, model.anchor_mass_)
+    assert float(model.anchor_mass_.sum()) == X.shape[0]  # the masses count every node once
+    if model.exact_:  # every node is an anchor of mass 1: the rule holds on the returned values
+        assert torch.equal(model.anchor_eigvecs_, vecs)
+        assert torch.equal(model.anchor_mass_, torch.ones(X.shape[0]))
+    # Column 0 is one-signed (Perron-Frobenius), so the weighted-sum branch makes it positive on
+    # every anchor, and node values are positive-weighted means of anchor values.
+    assert bool((model.anchor_eigvecs_[:, 0] > 0).all())
     assert bool((vecs[:, 0] > 0).all()), "first eigenvector must be positive on every node"
-    sums = model.anchor_mass_ @ model.anchor_eigvecs_
-    assert bool((sums > 0).all()), "every eigenvector has a positive mass-weighted sum"
-    assert bool((vecs.sum(0) > 0).all())
 
 
 def test_outputs_shapes_dtypes_and_order(X):
@@ -78,17 +108,17 @@ def test_outputs_shapes_dtypes_and_order(X):
     assert torch.allclose(vecs.norm(dim=0)[:5], torch.ones(5), atol=0.1)
 
 
-def test_new_nodes_land_with_their_part(planted_parts):
+def test_new_nodes_land_with_their_part(planted_parts, scan):
     X, labels = planted_parts
     model = Ncut(n_eig=5, n_sample=400).fit(X[:1500])
-    fitted = model.transform(X[:1500])
-    new = model.transform(X[1500:])
+    fitted, _ = model.transform(X[:1500])
+    new, _ = model.transform(X[1500:])
     centroids = torch.stack([fitted[labels[:1500] == c].mean(0) for c in range(5)])
     pred = torch.cdist(new, centroids).argmin(1)
     assert float((pred == labels[1500:]).float().mean()) > 0.99
 
 
-def test_euclidean_distance_finds_the_parts(planted_parts):
+def test_euclidean_distance_finds_the_parts(planted_parts, scan):
     X, labels = planted_parts
     vecs, _ = Ncut(n_eig=5, n_sample=400, distance="euclidean").fit_transform(X)
     indicators = torch.nn.functional.one_hot(labels, 5).float()

@@ -1,0 +1,142 @@
+"""The eigensolver reports convergence, Ncut warns when it ran out of steps, and the sign rule."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import pytest
+import torch
+
+from ncut_widget.engine import eigsolve
+from ncut_widget.engine.eigsolve import SIGN_SUM_RATIO, NcutConvergenceWarning, fix_signs, top_eigh
+from ncut_widget.engine.ncut import Ncut
+
+
+def normalized_affinity(n: int, seed: int) -> torch.Tensor:
+    """D^-1/2 W D^-1/2 of 4 Gaussian blobs: symmetric PSD with a clear top-4 gap."""
+    gen = torch.Generator().manual_seed(seed)
+    X = torch.randn(4, 6, generator=gen)[torch.arange(n) % 4] * 3 + torch.randn(n, 6, generator=gen)
+    W = torch.exp(-torch.cdist(X, X).pow(2) / 20)
+    s = W.sum(1).rsqrt()
+    return s[:, None] * W * s[None, :]
+
+
+# ---------------------------------------------------------------- convergence
+def test_dense_path_reports_converged():
+    res = top_eigh(normalized_affinity(300, 0), 4)
+    assert res.converged and res.n_iter == 1 and res.change == 0.0
+    assert res.values.shape == (4,) and res.vectors.shape == (300, 4)
+
+
+def test_subspace_iteration_converges_to_the_dense_answer():
+    S = normalized_affinity(1200, 1)
+    assert S.shape[0] > eigsolve.DENSE_EIGH_MAX  # exercise the iteration, not the dense path
+    res = top_eigh(S, 4, seed=0)
+    assert res.converged and 1 < res.n_iter < eigsolve.MAX_ITER and res.change < eigsolve.TOL
+    ref = torch.linalg.eigvalsh(S.double()).flip(0)[:4]
+    assert torch.allclose(res.values.double(), ref, atol=1e-4)
+
+
+def test_step_limit_reports_not_converged():
+    S = normalized_affinity(1200, 1)
+    one = top_eigh(S, 4, max_iter=1)
+    assert not one.converged and one.n_iter == 1 and math.isinf(one.change)
+    two = top_eigh(S, 4, max_iter=2)
+    assert not two.converged and two.n_iter == 2 and eigsolve.TOL <= two.change < math.inf
+
+
+def test_ncut_warns_and_records_when_the_eigensolver_runs_out(planted_parts):
+    X = planted_parts[0][:1200]
+    model = Ncut(n_eig=5, n_sample=1200, eig_max_iter=1)  # exact path, 1,200 > DENSE_EIGH_MAX
+    with pytest.warns(NcutConvergenceWarning, match=r"eig_max_iter=1 steps .*single step"):
+        vecs, _ = model.fit_transform(X)
+    assert model.converged_ is False and model.n_iter_ == 1
+    assert vecs.shape == (1200, 5)  # still a result, flagged as unconverged
+    nystrom = Ncut(n_eig=5, n_sample=1100, eig_max_iter=2)
+    with pytest.warns(NcutConvergenceWarning, match=r"eig_max_iter=2 steps .*moved by up to \d\.\de-\d\d"):
+        nystrom.fit(planted_parts[0])
+    assert nystrom.converged_ is False and nystrom.n_iter_ == 2
+
+
+@pytest.mark.parametrize("n_sample", [400, 1100, 1500], ids=["dense-nystrom", "iter-nystrom", "exact"])
+def test_ncut_converges_silently_by_default(planted_parts, n_sample):
+    X = planted_parts[0][:1500]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NcutConvergenceWarning)
+        model = Ncut(n_eig=5, n_sample=n_sample).fit(X)
+    assert model.converged_ is True and model.n_iter_ >= 1
+
+
+def test_eig_max_iter_must_be_positive():
+    with pytest.raises(ValueError, match="eig_max_iter must be >= 1"):
+        Ncut(eig_max_iter=0)
+
+
+def test_convergence_warning_is_a_user_warning():
+    assert issubclass(NcutConvergenceWarning, UserWarning)
+
+
+# ---------------------------------------------------------------- sign convention
+def test_clear_weighted_sum_is_made_positive():
+    v = torch.tensor([[-1.0, 1.0], [-2.0, 2.0], [0.5, -0.5], [-0.1, 0.1]])
+    out = fix_signs(v)
+    assert torch.equal(out[:, 0], -v[:, 0]) and torch.equal(out[:, 1], v[:, 1])
+
+
+def test_mass_weights_decide_the_sum():
+    v = torch.tensor([[1.0], [-0.4], [-0.4]])  # unweighted sum 0.2 > 0, weighted -0.6 < 0
+    assert float(fix_signs(v)[0, 0]) == 1.0
+    assert float(fix_signs(v, torch.tensor([1.0, 2.0, 2.0]))[0, 0]) == -1.0
+
+
+def test_near_zero_sum_falls_back_to_the_largest_entry():
+    # The sum is ~0 and its sign is rounding noise: two columns that differ by 1e-7 used to get
+    # opposite signs. The largest entry (3) decides instead, for both.
+    base = torch.tensor([3.0, -1.0, -1.0, -1.0], dtype=torch.float64)
+    up, down = base.clone(), base.clone()
+    up[3] += 1e-7
+    down[3] -= 1e-7
+    for col in (base, up, down, -up, -down):
+        out = fix_signs(col.unsqueeze(1)).squeeze(1)
+        assert float(out[0]) == 3.0, out
+
+
+def test_ties_at_the_largest_magnitude_pick_the_first_row():
+    v = torch.tensor([[0.5], [-2.0], [2.0], [-0.5]])  # sum 0, |-2| ties |2|: row 1 decides
+    assert fix_signs(v).squeeze(1).tolist() == [-0.5, 2.0, -2.0, 0.5]
+
+
+def test_threshold_is_relative_to_the_weighted_absolute_sum():
+    # The sum (positive) and the largest entry (negative) disagree; which decides depends on
+    # whether |sum| / sum|v| reaches SIGN_SUM_RATIO (5%).
+    below = torch.tensor([[-1.0], [0.9], [0.18]])  # 0.08 / 2.08 = 3.8%: the largest entry decides
+    assert SIGN_SUM_RATIO * 2.08 > 0.08
+    assert float(fix_signs(below)[0, 0]) == 1.0
+    above = torch.tensor([[-1.0], [0.9], [0.23]])  # 0.13 / 2.13 = 6.1%: the positive sum decides
+    assert SIGN_SUM_RATIO * 2.13 < 0.13
+    assert float(fix_signs(above)[0, 0]) == -1.0
+
+
+def test_rule_is_sign_symmetric_and_order_free():
+    V = torch.randn(500, 12, generator=torch.Generator().manual_seed(0))
+    out = fix_signs(V)
+    assert torch.equal(fix_signs(-V), out)
+    assert torch.equal(fix_signs(out), out)  # idempotent
+    perm = torch.randperm(500, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(fix_signs(V[perm]), out[perm])
+    assert torch.equal(out.abs(), V.abs())  # only whole-column flips
+
+
+def test_zero_column_is_left_alone():
+    v = torch.zeros(4, 2)
+    v[:, 1] = torch.tensor([0.0, -1.0, 0.0, 0.0])
+    out = fix_signs(v)
+    assert torch.equal(out[:, 0], torch.zeros(4)) and float(out[1, 1]) == 1.0
+
+
+def test_fix_signs_rejects_bad_shapes():
+    with pytest.raises(ValueError, match="vecs must be 2-D"):
+        fix_signs(torch.zeros(5))
+    with pytest.raises(ValueError, match=r"mass must have shape \(5,\)"):
+        fix_signs(torch.zeros(5, 2), torch.ones(4))
