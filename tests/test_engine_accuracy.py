@@ -62,7 +62,9 @@ def test_exact_path_matches_dense_reference(reference):
     assert float((vals.double() - ref_vals).abs().max()) < 2e-3
 
 
-def test_nystrom_quarter_anchors_matches_dense_reference(reference):
+@pytest.mark.parametrize("scan", ["float32", "bfloat16"])
+def test_nystrom_quarter_anchors_matches_dense_reference(reference, scan, monkeypatch):
+    monkeypatch.setenv("NCUT_WIDGET_SCAN", scan)  # both scan paths, on any machine
     X, ref_vals, ref_vecs = reference
     model = Ncut(n_eig=10, n_sample=len(X) // 4, d_gamma=0.5, device="cpu")
     vecs, vals = model.fit_transform(X)

@@ -1,0 +1,196 @@
+"""The nearest-anchor scan: both paths forced on any machine, against a float64 brute force.
+
+``NCUT_WIDGET_SCAN`` (or ``precision=``) forces the float32 or the bfloat16 path; ``"auto"``
+follows ``bf16_matmul_is_fast``, which is patched here so the choice is tested on every machine.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ncut_widget.engine import propagate
+from ncut_widget.engine.memory import MemoryBudgetError
+from ncut_widget.engine.ncut import Ncut
+from ncut_widget.engine.propagate import knn_propagate, nearest_anchors, scan_dtype
+
+PATHS = ["float32", "bfloat16"]
+
+
+def mean_principal_cosine(A: torch.Tensor, B: torch.Tensor) -> float:
+    qa = torch.linalg.qr(A.double()).Q
+    qb = torch.linalg.qr(B.double()).Q
+    return float(torch.linalg.svdvals(qa.T @ qb).mean())
+
+
+def brute_force(A: torch.Tensor, Q: torch.Tensor, k: int, distance: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Float64 reference: (all distances (n, m), indices of the k nearest (n, k))."""
+    A64, Q64 = A.double(), Q.double()
+    full = 1 - Q64 @ A64.T if distance == "cosine" else torch.cdist(Q64, A64).pow(2)
+    return full, full.topk(k, dim=1, largest=False).indices
+
+
+def clustered(n: int, m: int, dim: int, offset: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Anchors and queries around 8 shared centres, shifted by ``offset`` in every coordinate."""
+    gen = torch.Generator().manual_seed(seed)
+    centres = torch.randn(8, dim, generator=gen) * 2
+    A = centres[torch.arange(m) % 8] + torch.randn(m, dim, generator=gen)
+    Q = centres[torch.arange(n) % 8] + torch.randn(n, dim, generator=gen)
+    return A + offset, Q + offset
+
+
+# ---------------------------------------------------------------- choosing the path
+def test_env_var_forces_the_path(monkeypatch):
+    cpu = torch.device("cpu")
+    monkeypatch.setenv("NCUT_WIDGET_SCAN", "bfloat16")
+    assert scan_dtype(cpu) == torch.bfloat16
+    monkeypatch.setenv("NCUT_WIDGET_SCAN", "float32")
+    assert scan_dtype(cpu) == torch.float32
+    assert scan_dtype(cpu, "bfloat16") == torch.bfloat16  # an explicit argument wins
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_auto_follows_the_hardware_probe(monkeypatch, fast):
+    monkeypatch.setattr(propagate, "bf16_matmul_is_fast", lambda device: fast)
+    expected = torch.bfloat16 if fast else torch.float32
+    monkeypatch.delenv("NCUT_WIDGET_SCAN", raising=False)
+    assert scan_dtype("cpu") == expected
+    monkeypatch.setenv("NCUT_WIDGET_SCAN", "")  # empty counts as unset
+    assert scan_dtype("cpu") == expected
+    monkeypatch.setenv("NCUT_WIDGET_SCAN", "auto")
+    assert scan_dtype("cpu") == expected
+    assert scan_dtype("cpu", "auto") == expected
+
+
+def test_bad_env_value_names_the_variable(monkeypatch):
+    monkeypatch.setenv("NCUT_WIDGET_SCAN", "fp16")
+    with pytest.raises(ValueError, match=r"NCUT_WIDGET_SCAN must be one of .*'fp16'"):
+        nearest_anchors(torch.randn(5, 3), torch.randn(4, 3), 2)
+    with pytest.raises(ValueError, match=r"NCUT_WIDGET_SCAN must be one of"):
+        Ncut(n_eig=2, n_sample=10).fit(torch.randn(40, 3))
+
+
+def test_bad_precision_argument():
+    with pytest.raises(ValueError, match=r"precision must be one of .*'half'"):
+        nearest_anchors(torch.randn(5, 3), torch.randn(4, 3), 2, precision="half")
+    with pytest.raises(ValueError, match=r"scan_precision must be one of"):
+        Ncut(scan_precision="bf16")
+
+
+def test_ncut_argument_wins_over_the_env(monkeypatch):
+    seen = []
+    real = propagate.scan_dtype
+
+    def spy(device, precision=None):
+        out = real(device, precision)
+        seen.append(out)
+        return out
+
+    monkeypatch.setattr(propagate, "scan_dtype", spy)
+    monkeypatch.setenv("NCUT_WIDGET_SCAN", "float32")
+    X = torch.randn(300, 8, generator=torch.Generator().manual_seed(0))
+    Ncut(n_eig=3, n_sample=50, scan_precision="bfloat16").fit(X)
+    assert seen and all(d == torch.bfloat16 for d in seen)
+
+
+# ---------------------------------------------------------------- accuracy of both paths
+@pytest.mark.parametrize("distance", ["cosine", "euclidean"])
+@pytest.mark.parametrize("precision", PATHS)
+def test_neighbours_and_distances_match_brute_force(distance, precision):
+    A, Q = clustered(600, 300, 48, offset=0.0, seed=1)
+    if distance == "cosine":
+        A, Q = F.normalize(A, dim=1), F.normalize(Q, dim=1)
+    full, ref_i = brute_force(A, Q, 6, distance)
+    d, i = nearest_anchors(A, Q, 6, distance=distance, precision=precision, chunk_size=128)
+    assert d.dtype == torch.float32 and i.dtype == torch.int64 and d.shape == i.shape == (600, 6)
+    # Returned distances are float32-exact for the returned anchors, on both paths...
+    exact = full.gather(1, i)
+    assert torch.allclose(d.double(), exact, rtol=1e-4, atol=1e-5 * float(full.mean()))
+    assert bool((d[:, 1:] >= d[:, :-1]).all()), "nearest first"
+    # ...and the neighbour sets are the true ones (bfloat16 may swap a rare near-tie).
+    found = (i.unsqueeze(2) == ref_i.unsqueeze(1)).any(dim=2).float().mean()
+    assert float(found) >= (0.995 if precision == "bfloat16" else 0.999)
+
+
+@pytest.mark.parametrize("precision", PATHS)
+def test_uncentred_euclidean_features(precision):
+    # Offset 100 in 64 dims: |q|^2 ~ 6.4e5 against neighbour distances ~1e2. Expanded without
+    # centring, bfloat16 (8 significant bits) loses the distances entirely.
+    A, Q = clustered(500, 200, 64, offset=100.0, seed=2)
+    full, ref_i = brute_force(A, Q, 5, "euclidean")
+    d, i = nearest_anchors(A, Q, 5, distance="euclidean", precision=precision, chunk_size=100)
+    assert torch.allclose(d.double(), full.gather(1, i), rtol=1e-4)
+    assert float((i[:, 0] == ref_i[:, 0]).float().mean()) >= 0.99
+    found = (i.unsqueeze(2) == ref_i.unsqueeze(1)).any(dim=2).float().mean()
+    assert float(found) >= 0.99
+
+
+@pytest.mark.parametrize("precision", PATHS)
+def test_scan_is_deterministic_and_chunk_independent(precision):
+    A, Q = clustered(400, 150, 32, offset=3.0, seed=3)
+    a = nearest_anchors(A, Q, 4, distance="euclidean", precision=precision, chunk_size=64)
+    b = nearest_anchors(A, Q, 4, distance="euclidean", precision=precision, chunk_size=64)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    whole = nearest_anchors(A, Q, 4, distance="euclidean", precision=precision, chunk_size=1000)
+    assert torch.allclose(whole[0], a[0], rtol=1e-5, atol=1e-5)
+
+
+def test_k_is_clipped_to_the_anchor_count():
+    A, Q = clustered(20, 5, 8, offset=0.0, seed=4)
+    for precision in PATHS:
+        d, i = nearest_anchors(A, Q, 9, distance="euclidean", precision=precision)
+        assert d.shape == (20, 5) and torch.equal(i.sort(dim=1).values, torch.arange(5).expand(20, 5))
+
+
+def test_knn_propagate_scans_in_float32_whatever_the_env(monkeypatch):
+    A, Q = clustered(300, 100, 16, offset=0.0, seed=5)
+    vals = torch.randn(100, 3, generator=torch.Generator().manual_seed(6))
+    monkeypatch.setenv("NCUT_WIDGET_SCAN", "float32")
+    ref = knn_propagate(vals, A, Q, n_neighbors=5)
+    monkeypatch.setenv("NCUT_WIDGET_SCAN", "bfloat16")
+    assert torch.equal(knn_propagate(vals, A, Q, n_neighbors=5), ref)
+
+
+def test_scan_block_over_the_budget_names_chunk_size(monkeypatch):
+    A, Q = clustered(4000, 1000, 8, offset=0.0, seed=7)
+    monkeypatch.setenv("NCUT_WIDGET_MEMORY_BUDGET", "4e6")
+    with pytest.raises(MemoryBudgetError, match=r"nearest-anchor scan \(4000 query rows x 1000 anchors.*chunk_size <= \d+"):
+        nearest_anchors(A, Q, 3, distance="euclidean", precision="float32", chunk_size=8192)
+    # The advice is right: that chunk size passes the same budget.
+    with pytest.raises(MemoryBudgetError) as err:
+        nearest_anchors(A, Q, 3, distance="euclidean", precision="float32", chunk_size=8192)
+    fits = int(str(err.value).rsplit("chunk_size <= ", 1)[1].rstrip("."))
+    d, _ = nearest_anchors(A, Q, 3, distance="euclidean", precision="float32", chunk_size=fits)
+    assert d.shape == (4000, 3)
+
+
+# ---------------------------------------------------------------- Ncut on both paths
+@pytest.mark.parametrize("precision", PATHS)
+def test_ncut_paths_agree(planted_parts, precision, monkeypatch):
+    X, labels = planted_parts
+    monkeypatch.setenv("NCUT_WIDGET_SCAN", "float32")
+    ref, ref_vals = Ncut(n_eig=6, n_sample=400).fit_transform(X)
+    monkeypatch.setenv("NCUT_WIDGET_SCAN", precision)
+    model = Ncut(n_eig=6, n_sample=400)
+    vecs, vals = model.fit_transform(X)
+    again, _ = Ncut(n_eig=6, n_sample=400).fit_transform(X)
+    assert torch.equal(vecs, again), "same input and seed, same output"
+    assert torch.allclose(vals, ref_vals, atol=1e-3)
+    assert mean_principal_cosine(vecs[:, :5], ref[:, :5]) > 0.999
+    indicators = F.one_hot(labels, 5).float()
+    assert mean_principal_cosine(vecs[:, :5], indicators) > 0.98
+
+
+@pytest.mark.parametrize("n_sample", [300, 3000], ids=["nystrom", "exact"])
+@pytest.mark.parametrize("precision", PATHS)
+def test_ncut_euclidean_is_translation_invariant(planted_parts, precision, n_sample, monkeypatch):
+    X, labels = planted_parts
+    X = X[:1200]
+    monkeypatch.setenv("NCUT_WIDGET_SCAN", precision)
+    base, base_vals = Ncut(n_eig=5, n_sample=n_sample, distance="euclidean").fit_transform(X)
+    far, far_vals = Ncut(n_eig=5, n_sample=n_sample, distance="euclidean").fit_transform(X + 1000.0)
+    assert torch.allclose(far_vals, base_vals, atol=1e-3)
+    assert mean_principal_cosine(far, base) > 0.999
+    indicators = F.one_hot(labels[:1200], 5).float()
+    assert mean_principal_cosine(far, indicators) > 0.98
