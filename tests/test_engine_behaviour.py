@@ -87,7 +87,6 @@ def test_sign_convention(X, n_sample, scan):
     model = Ncut(n_eig=8, n_sample=n_sample)
     vecs, _ = model.fit_transform(X)
     assert_sign_rule(model.anchor_eigvecs_, model.anchor_mass_)
-    assert float(model.anchor_mass_.sum()) == X.shape[0]  # the masses count every node once
     if model.exact_:  # every node is an anchor of mass 1: the rule holds on the returned values
         assert torch.equal(model.anchor_eigvecs_, vecs)
         assert torch.equal(model.anchor_mass_, torch.ones(X.shape[0]))
