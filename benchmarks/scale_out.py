@@ -16,7 +16,8 @@ per chunk, generate the features, transform, colour, label, write.
 Reported per run: wall seconds, worker CPU seconds (steadier than wall on a shared machine),
 nodes per second, the largest worker RSS at the start and at its peak during the run (each
 worker samples its own RSS every 10 ms: ``ru_maxrss`` would report the nanny's peak, which Linux
-carries across exec), and the client's RSS growth (sampled the same way; a LocalCluster's
+carries across exec), the most bytes of task results a worker held at once (dask's own count),
+and the client's RSS growth (sampled the same way; a LocalCluster's
 scheduler runs in the client process). One chunk of each run is checked against the in-memory
 transform of the same rows.
 """
@@ -136,9 +137,10 @@ def one_run(n_nodes: int, workers: int, images_per_block: int, model: Ncut, colo
         "wall_s": wall,
         "worker_cpu_s": sum(cpu1.values()) - sum(cpu0.values()),
         "nodes_per_s": n_nodes / wall,
-        "worker_start_mb": max(start for start, _ in memory.values()) / 1e6,
-        "worker_peak_mb": max(peak for _, peak in memory.values()) / 1e6,
-        "worker_growth_mb": max(peak - start for start, peak in memory.values()) / 1e6,
+        "worker_start_mb": max(m[0] for m in memory.values()) / 1e6,
+        "worker_peak_mb": max(m[1] for m in memory.values()) / 1e6,
+        "worker_growth_mb": max(m[1] - m[0] for m in memory.values()) / 1e6,
+        "worker_held_mb": max(m[2] for m in memory.values()) / 1e6,
         "client_growth_mb": (watch.peak - watch.start) / 1e6,
         "stored_mb": stored_mb,
         "max_abs_diff_chunk": float(np.abs(got - want).max()),
@@ -172,7 +174,7 @@ def main() -> None:
     try:
         header = (
             f"{'nodes':>10} {'workers':>7} {'chunk rows':>10} {'chunk MB':>8} {'wall s':>7} {'cpu s':>7} "
-            f"{'nodes/s':>9} {'worker MB':>9} {'peak MB':>8} {'client MB':>9} {'diff':>8}"
+            f"{'nodes/s':>9} {'worker MB':>9} {'peak MB':>8} {'held MB':>8} {'client MB':>9} {'diff':>8}"
         )
         print(header)
         for n in sizes:
@@ -183,7 +185,8 @@ def main() -> None:
                     print(
                         f"{r['n_nodes']:>10,} {r['workers']:>7} {r['chunk_rows']:>10,} {r['chunk_mb']:>8.1f} "
                         f"{r['wall_s']:>7.1f} {r['worker_cpu_s']:>7.1f} {r['nodes_per_s']:>9,.0f} "
-                        f"{r['worker_start_mb']:>9.0f} {r['worker_peak_mb']:>8.0f} {r['client_growth_mb']:>9.1f} "
+                        f"{r['worker_start_mb']:>9.0f} {r['worker_peak_mb']:>8.0f} {r['worker_held_mb']:>8.0f} "
+                        f"{r['client_growth_mb']:>9.1f} "
                         f"{r['max_abs_diff_chunk']:>8.1e}",
                         flush=True,
                     )

@@ -134,46 +134,49 @@ def warm_workers(client: Any) -> None:
 _WATCH: dict[str, Any] = {}
 
 
-def _watch_start(interval: float) -> None:
+def _watch_start(interval: float, dask_worker: Any = None) -> None:
     import psutil
 
     _watch_stop()
     proc = psutil.Process()
-    state: dict[str, Any] = {"start": proc.memory_info().rss, "stop": threading.Event()}
+    state: dict[str, Any] = {"start": proc.memory_info().rss, "stop": threading.Event(), "managed": 0}
     state["peak"] = state["start"]
 
     def sample() -> None:
         while not state["stop"].wait(interval):
             state["peak"] = max(state["peak"], proc.memory_info().rss)
+            if dask_worker is not None:  # bytes of task results the worker holds (dask's count)
+                state["managed"] = max(state["managed"], int(dask_worker.state.nbytes))
 
     state["thread"] = threading.Thread(target=sample, name="ncut-memory-watch", daemon=True)
     state["thread"].start()
     _WATCH["state"] = state
 
 
-def _watch_stop() -> tuple[int, int] | None:
+def _watch_stop() -> tuple[int, int, int] | None:
     state = _WATCH.pop("state", None)
     if state is None:
         return None
     state["stop"].set()
     state["thread"].join()
-    return state["start"], state["peak"]
+    return state["start"], state["peak"], state["managed"]
 
 
 @contextlib.contextmanager
-def watch_worker_memory(client: Any, interval: float = 0.01) -> Iterator[dict[str, tuple[int, int] | None]]:
-    """Sample every worker's resident memory while the block runs.
+def watch_worker_memory(client: Any, interval: float = 0.01) -> Iterator[dict[str, tuple[int, int, int] | None]]:
+    """Sample every worker's resident memory, and the task results it holds, while the block runs.
 
     ``ru_maxrss`` cannot tell a worker's peak: a worker process starts by fork + exec from the
     nanny, and Linux carries the parent's peak across ``execve``. So each worker samples its
     own RSS every ``interval`` seconds in a thread.
 
     Yields:
-        A dict filled on exit: worker address -> ``(RSS at start, peak RSS)`` in bytes, or
-        ``None`` for a worker that joined during the block (e.g. one restarted after a crash).
+        A dict filled on exit: worker address -> ``(RSS at start, peak RSS, peak bytes of task
+        results held)``, or ``None`` for a worker that joined during the block (e.g. one
+        restarted after a crash).
     """
     client.run(_watch_start, interval)
-    result: dict[str, tuple[int, int] | None] = {}
+    result: dict[str, tuple[int, int, int] | None] = {}
     try:
         yield result
     finally:
