@@ -13,6 +13,9 @@ __version__ = "0.1.0"
 
 _PUBLIC = {
     "Ncut": "ncut_widget.engine.ncut",
+    "NcutConvergenceWarning": "ncut_widget.engine.eigsolve",
+    "MemoryBudgetError": "ncut_widget.engine.memory",
+    "Cancelled": "ncut_widget.progress",
     "kway_ncut": "ncut_widget.engine.kway",
     "segment_labels": "ncut_widget.engine.kway",
     "tsne_color": "ncut_widget.color",
@@ -26,8 +29,11 @@ _PUBLIC = {
 }
 
 __all__ = [
+    "Cancelled",
+    "MemoryBudgetError",
     "MultiResFeatures",
     "Ncut",
+    "NcutConvergenceWarning",
     "NcutWidget",
     "explore",
     "extract_features",
@@ -41,9 +47,12 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .color import pca_color, tsne_color, umap_color
+    from .engine.eigsolve import NcutConvergenceWarning
     from .engine.kway import kway_ncut, segment_labels
+    from .engine.memory import MemoryBudgetError
     from .engine.ncut import Ncut
     from .features import MultiResFeatures, extract_features, sample_images
+    from .progress import Cancelled
     from .widget import NcutWidget, explore
 
 
