@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..nodes import split_nodes
 from .images import load_images
 
 
@@ -180,16 +181,7 @@ class MultiResFeatures:
         Works on torch tensors and numpy arrays and returns the same kind (views, no copy):
         ``split(rgb)`` gives the seed's ``[rgb1, rgb2]``.
         """
-        if not isinstance(values, (torch.Tensor, np.ndarray)):
-            raise TypeError(f"values must be a torch.Tensor or numpy.ndarray, got {type(values).__name__}")
-        if values.ndim == 0 or values.shape[0] != self.n_nodes:
-            got = "a scalar" if values.ndim == 0 else f"{values.shape[0]} rows"
-            raise ValueError(f"values must have one row per node ({self.n_nodes}), got {got}")
-        out = []
-        for o, (h, w) in zip(self.offsets, self.grid_shapes, strict=True):
-            chunk = values[o : o + self.n_images * h * w]
-            out.append(chunk.reshape(self.n_images, h, w, *values.shape[1:]))
-        return out
+        return split_nodes(values, self.offsets, self.grid_shapes, self.n_images)
 
     def node_at(self, image: int, resolution: int, row: int, col: int) -> int:
         """The node id of cell ``(row, col)`` of ``image`` at resolution index ``resolution``."""

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from ..nodes import split_nodes
+
 # Per node: 6 (positions) + 3 (colors) + k (eigenvectors) bytes; k <= 30 keeps it under 40.
 MAX_WIRE_EIGVECS = 30
 THUMBNAIL_SIDE = 320
@@ -37,15 +39,7 @@ class GridLayout:
 
     def split(self, values: np.ndarray) -> list[np.ndarray]:
         """Per-node values ``(N, ...)`` -> per resolution ``(n_images, h, w, ...)`` (views, no copy)."""
-        values = np.asarray(values)
-        if values.ndim == 0 or values.shape[0] != self.n_nodes:
-            got = "a scalar" if values.ndim == 0 else f"{values.shape[0]} rows"
-            raise ValueError(f"values must have one row per node ({self.n_nodes}), got {got}")
-        n_images = len(self.image_names)
-        return [
-            values[offset : offset + n_images * h * w].reshape(n_images, h, w, *values.shape[1:])
-            for offset, (h, w) in zip(self.offsets, self.grid_shapes, strict=True)
-        ]
+        return split_nodes(np.asarray(values), self.offsets, self.grid_shapes, len(self.image_names))
 
 
 @dataclass(frozen=True)
