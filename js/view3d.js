@@ -1,24 +1,12 @@
 // The 3D eigen-embedding: one THREE.Points cloud whose per-point `sim` attribute drives emphasis in
-// the shader, so a click only re-uploads one float per point. Rendering is on demand (no loop).
-import {
-  BufferAttribute,
-  BufferGeometry,
-  Color,
-  DataTexture,
-  LinearFilter,
-  Matrix4,
-  PerspectiveCamera,
-  Points,
-  RGBAFormat,
-  Scene,
-  ShaderMaterial,
-  Vector3,
-  WebGLRenderer,
-} from "three";
-import { OrbitControls } from "three/examples/jsm/controls/OrbitControls.js";
+// the shader, so a click only re-uploads one float per point. Rendering is on demand (no loop), by
+// the page's one shared WebGL renderer (js/sharedgl.js) into this view's own 2D canvas.
 import { HEAT_LUT } from "./colormap.js";
+import { dimParams, parseCssRgb } from "./contrast.js";
 import { describeNode } from "./layout.js";
 import { pickNearest } from "./picking.js";
+import { acquireRenderer } from "./sharedgl.js";
+import { watchBackground } from "./theme.js";
 
 const CLICK_SLOP_PX = 4;
 const PICK_RADIUS_PX = 8;
@@ -26,8 +14,8 @@ const PICK_RADIUS_PX = 8;
 const VERTEX = /* glsl */ `
 attribute vec3 rgb;
 attribute float sim;
-uniform float uSize, uHasSel, uThreshold, uMode;
-uniform vec3 uBg;
+uniform float uSize, uHasSel, uThreshold, uMode, uDimAmount;
+uniform vec3 uDim;
 uniform sampler2D uLut;
 varying vec3 vColor;
 void main() {
@@ -38,7 +26,8 @@ void main() {
     float hi = step(uThreshold, sim);
     vec3 heat = texture2D(uLut, vec2(clamp(sim, 0.0, 1.0) * (255.0 / 256.0) + 0.5 / 256.0, 0.5)).rgb;
     if (uMode > 0.5) c = heat;
-    c = mix(mix(uBg, c, 0.2), c, hi);
+    // Not highlighted: toward the grey of js/contrast.js (dimColor), visible on any background.
+    c = mix(mix(c, uDim, uDimAmount), c, hi);
     size *= mix(0.8, 1.8, hi);
     // Highlighted points win depth ties against the dimmed cloud around them.
     gl_Position.z -= hi * 0.02 * gl_Position.w;
@@ -69,15 +58,15 @@ void main() {
   gl_FragColor = r > 0.75 ? vec4(0.0, 0.0, 0.0, 1.0) : vec4(1.0);
 }`;
 
-function lutTexture() {
+function lutTexture(T) {
   const rgba = new Uint8Array(256 * 4);
   for (let i = 0; i < 256; i++) {
     rgba.set(HEAT_LUT.subarray(i * 3, i * 3 + 3), i * 4);
     rgba[i * 4 + 3] = 255;
   }
-  const tex = new DataTexture(rgba, 256, 1, RGBAFormat);
-  tex.magFilter = LinearFilter;
-  tex.minFilter = LinearFilter;
+  const tex = new T.DataTexture(rgba, 256, 1, T.RGBAFormat);
+  tex.magFilter = T.LinearFilter;
+  tex.minFilter = T.LinearFilter;
   tex.needsUpdate = true;
   return tex;
 }
@@ -104,36 +93,41 @@ export function createView3d(store, container) {
   placeholder.className = "ncut-placeholder";
   container.append(canvasHost, tooltip, placeholder);
 
-  let renderer;
+  let gl;
   try {
-    renderer = new WebGLRenderer({ antialias: false, alpha: false });
+    gl = acquireRenderer();
   } catch (err) {
     placeholder.textContent = "The 3D view needs WebGL, which this browser did not provide.";
     return () => container.replaceChildren();
   }
-  renderer.setPixelRatio(window.devicePixelRatio || 1);
-  renderer.domElement.tabIndex = 0;
-  renderer.domElement.setAttribute("aria-label", "3D eigenvector embedding; drag to orbit, scroll to zoom, arrow keys to pan");
-  canvasHost.append(renderer.domElement);
+  // Every three.js object comes from the renderer's own three.js copy (js/three-kit.js).
+  const T = gl.three;
+  const canvas = document.createElement("canvas");
+  canvas.tabIndex = 0;
+  canvas.setAttribute("aria-label", "3D eigenvector embedding; drag to orbit, scroll to zoom, arrow keys to pan");
+  canvasHost.append(canvas);
+  const ctx = canvas.getContext("2d");
 
-  const scene = new Scene();
-  const camera = new PerspectiveCamera(45, 1, 0.01, 100);
-  const controls = new OrbitControls(camera, renderer.domElement);
+  const scene = new T.Scene();
+  const camera = new T.PerspectiveCamera(45, 1, 0.01, 100);
+  const controls = new T.OrbitControls(camera, canvas);
   controls.enableDamping = false;
-  controls.listenToKeyEvents(renderer.domElement); // arrow keys pan while the canvas has focus
-  const lut = lutTexture();
-  const bg = new Color();
+  controls.listenToKeyEvents(canvas); // arrow keys pan while the canvas has focus
+  const lut = lutTexture(T);
+  const bg = new T.Color(1, 1, 1);
   const uniforms = {
     uSize: { value: 3 },
     uHasSel: { value: 0 },
     uThreshold: { value: 0.5 },
     uMode: { value: 0 },
-    uBg: { value: bg },
+    // A plain vector, not a Color: the shader mixes sRGB values as they are (like the image grid).
+    uDim: { value: new T.Vector3(0.5, 0.5, 0.5) },
+    uDimAmount: { value: 0.75 },
     uLut: { value: lut },
   };
-  const material = new ShaderMaterial({ vertexShader: VERTEX, fragmentShader: FRAGMENT, uniforms });
+  const material = new T.ShaderMaterial({ vertexShader: VERTEX, fragmentShader: FRAGMENT, uniforms });
   const ringUniforms = { uSize: { value: 14 } };
-  const ringMaterial = new ShaderMaterial({
+  const ringMaterial = new T.ShaderMaterial({
     vertexShader: RING_VERTEX,
     fragmentShader: RING_FRAGMENT,
     uniforms: ringUniforms,
@@ -145,6 +139,9 @@ export function createView3d(store, container) {
   let home = null; // {position, target}
   let frame = 0;
   let hoverFrame = 0;
+  // The canvas's size as last laid out: CSS pixels and its backing store in device pixels. Never
+  // taken from a hidden (0-size) layout, so a draw while the page hides us keeps the right size.
+  const size = { cssW: 0, cssH: 0, w: 0, h: 0 };
 
   function requestRender() {
     if (!frame) frame = requestAnimationFrame(draw);
@@ -152,10 +149,20 @@ export function createView3d(store, container) {
 
   function draw() {
     frame = 0;
-    const cssBg = getComputedStyle(container).backgroundColor;
-    if (cssBg && cssBg !== "rgba(0, 0, 0, 0)") bg.setStyle(cssBg);
-    renderer.setClearColor(bg, 1);
-    renderer.render(scene, camera);
+    if (!size.w || !size.h) return; // not laid out yet: the ResizeObserver asks again
+    if (canvas.width !== size.w || canvas.height !== size.h) {
+      canvas.width = size.w;
+      canvas.height = size.h;
+    }
+    const css = getComputedStyle(container).backgroundColor;
+    if (css && css !== "rgba(0, 0, 0, 0)") bg.setStyle(css);
+    const dim = dimParams(parseCssRgb(css));
+    uniforms.uDim.value.setScalar(dim.grey / 255);
+    uniforms.uDimAmount.value = dim.amount;
+    const dpr = size.w / size.cssW;
+    uniforms.uSize.value = pointSize(store.data ? store.data.nNodes : 1) * dpr;
+    ringUniforms.uSize.value = 14 * dpr;
+    gl.render(scene, camera, bg, ctx, size.w, size.h);
   }
 
   function disposeCloud() {
@@ -173,26 +180,24 @@ export function createView3d(store, container) {
     placeholder.hidden = !!data;
     placeholder.textContent = store.decodeError ? `Could not decode the results: ${store.decodeError}` : "Waiting for results…";
     if (!data) return requestRender();
-    const geometry = new BufferGeometry();
-    geometry.setAttribute("position", new BufferAttribute(data.positions, 3));
-    geometry.setAttribute("rgb", new BufferAttribute(data.colors, 3, true));
-    geometry.setAttribute("sim", new BufferAttribute(new Float32Array(data.nNodes), 1));
+    const geometry = new T.BufferGeometry();
+    geometry.setAttribute("position", new T.BufferAttribute(data.positions, 3));
+    geometry.setAttribute("rgb", new T.BufferAttribute(data.colors, 3, true));
+    geometry.setAttribute("sim", new T.BufferAttribute(new Float32Array(data.nNodes), 1));
     geometry.computeBoundingSphere();
-    points = new Points(geometry, material);
+    points = new T.Points(geometry, material);
     points.frustumCulled = false;
     scene.add(points);
-    rings = new Points(new BufferGeometry(), ringMaterial);
+    rings = new T.Points(new T.BufferGeometry(), ringMaterial);
     rings.frustumCulled = false;
     rings.renderOrder = 1;
     scene.add(rings);
-    uniforms.uSize.value = pointSize(data.nNodes) * renderer.getPixelRatio();
-    ringUniforms.uSize.value = 14 * renderer.getPixelRatio();
 
     const { center, radius } = geometry.boundingSphere;
     const r = radius || 1;
     camera.near = r / 100;
     camera.far = r * 20;
-    home = { position: center.clone().add(new Vector3(0.9, 0.6, 2.2).multiplyScalar(r * 1.05)), target: center.clone() };
+    home = { position: center.clone().add(new T.Vector3(0.9, 0.6, 2.2).multiplyScalar(r * 1.05)), target: center.clone() };
     resetCamera();
     onSimilarity();
   }
@@ -214,8 +219,8 @@ export function createView3d(store, container) {
     const ringPos = new Float32Array(store.selected.length * 3);
     store.selected.forEach((id, i) => ringPos.set(store.data.positions.subarray(id * 3, id * 3 + 3), i * 3));
     rings.geometry.dispose();
-    rings.geometry = new BufferGeometry();
-    rings.geometry.setAttribute("position", new BufferAttribute(ringPos, 3));
+    rings.geometry = new T.BufferGeometry();
+    rings.geometry.setAttribute("position", new T.BufferAttribute(ringPos, 3));
     onStyle();
   }
 
@@ -228,8 +233,8 @@ export function createView3d(store, container) {
 
   function pickAt(event) {
     if (!points) return -1;
-    const rect = renderer.domElement.getBoundingClientRect();
-    const m = new Matrix4().multiplyMatrices(camera.projectionMatrix, camera.matrixWorldInverse);
+    const rect = canvas.getBoundingClientRect();
+    const m = new T.Matrix4().multiplyMatrices(camera.projectionMatrix, camera.matrixWorldInverse);
     return pickNearest(
       store.data.positions,
       m.elements,
@@ -279,28 +284,43 @@ export function createView3d(store, container) {
     tooltip.hidden = false;
   }
 
-  const canvas = renderer.domElement;
   canvas.addEventListener("pointerdown", onPointerDown);
   canvas.addEventListener("pointerup", onPointerUp);
   canvas.addEventListener("pointermove", onPointerMove);
   canvas.addEventListener("pointerleave", onPointerLeave);
   controls.addEventListener("change", requestRender);
 
-  const resizeObserver = new ResizeObserver(() => {
-    const width = Math.max(1, canvasHost.clientWidth);
-    const height = Math.max(1, canvasHost.clientHeight);
-    renderer.setSize(width, height);
+  const resizeObserver = new ResizeObserver((entries) => {
+    const entry = entries[entries.length - 1];
+    const { width, height } = entry.contentRect;
+    if (!(width > 0 && height > 0)) return; // hidden: keep the last size and picture
+    const device = entry.devicePixelContentBoxSize?.[0];
+    const dpr = window.devicePixelRatio || 1;
+    size.cssW = width;
+    size.cssH = height;
+    size.w = device ? device.inlineSize : Math.round(width * dpr);
+    size.h = device ? device.blockSize : Math.round(height * dpr);
     camera.aspect = width / height;
     camera.updateProjectionMatrix();
     requestRender();
   });
-  resizeObserver.observe(canvasHost);
+  try {
+    // The exact backing size (and a call when only the zoom level changes), where supported.
+    resizeObserver.observe(canvasHost, { box: "device-pixel-content-box" });
+  } catch {
+    resizeObserver.observe(canvasHost);
+  }
 
   const unsubscribe = [
     store.on("data", onData),
     store.on("similarity", onSimilarity),
     store.on("style", onStyle),
     store.on("reset", resetCamera),
+    gl.onRestore(() => {
+      lut.needsUpdate = true;
+      requestRender();
+    }),
+    watchBackground(container, requestRender),
   ];
   onData();
 
@@ -319,8 +339,7 @@ export function createView3d(store, container) {
     material.dispose();
     ringMaterial.dispose();
     lut.dispose();
-    renderer.dispose();
-    renderer.forceContextLoss();
+    gl.release();
     container.replaceChildren();
   };
 }
