@@ -2,18 +2,13 @@
 // one column per image. Colormaps are drawn crisp at their patch grid; clicking a patch selects its
 // node, and a selection turns every cell into a similarity view.
 import { HEAT_LUT, heatIndex, heatT } from "./colormap.js";
+import { dimParams, parseCssRgb } from "./contrast.js";
+import { bandLayout, patchAt } from "./gridlayout.js";
 import { describeNode, finestResolution, nodeId, nodeInfo } from "./layout.js";
+import { watchBackground } from "./theme.js";
 
 const PHOTO = -1;
-const MIN_CELL = 56;
-const MAX_CELL = 200;
-const DIM = 0.78; // how far non-highlighted patches fade toward the background in "rgb" mode
-
-/** @param {string} css an rgb()/rgba() color as getComputedStyle gives it */
-function parseRgb(css) {
-  const m = /rgba?\(\s*([\d.]+)[,\s]+([\d.]+)[,\s]+([\d.]+)/.exec(css || "");
-  return m ? [+m[1], +m[2], +m[3]] : [255, 255, 255];
-}
+const CLICK_SLOP_PX = 4;
 
 /**
  * Fills an h*w RGBA buffer with the colors one resolution of one image shows.
@@ -21,9 +16,9 @@ function parseRgb(css) {
  * @param {object} store
  * @param {object} res a meta.resolutions entry
  * @param {number} image
- * @param {number[]} bg background RGB the dimmed patches fade toward
+ * @param {{grey: number, amount: number}} dim how non-highlighted patches dim (js/contrast.js, as in 3D)
  */
-function paintPatches(px, store, res, image, bg) {
+function paintPatches(px, store, res, image, dim) {
   const { colors } = store.data;
   const sim = store.sim;
   const heat = sim && store.colorMode === "similarity";
@@ -43,9 +38,10 @@ function paintPatches(px, store, res, image, bg) {
       g = colors[node * 3 + 1];
       b = colors[node * 3 + 2];
       if (sim && sim[node] < threshold) {
-        r += (bg[0] - r) * DIM;
-        g += (bg[1] - g) * DIM;
-        b += (bg[2] - b) * DIM;
+        // dimColor of js/contrast.js, inlined: this loop runs once per node on every redraw.
+        r += (dim.grey - r) * dim.amount;
+        g += (dim.grey - g) * dim.amount;
+        b += (dim.grey - b) * dim.amount;
       }
     }
     px[p * 4] = r;
@@ -97,11 +93,17 @@ export function createImageGrid(store, container) {
   tooltip.hidden = true;
   container.append(message, grid, tooltip);
 
-  let cells = []; // {canvas, res, image}
-  let photos = []; // ImageBitmap | null per image
+  // {canvas, res, image, w, h}: w×h is the cell's backing size in device pixels as last laid out,
+  // 0 until the cell has been laid out. Canvases are sized from these observed sizes only, never
+  // from a layout read while the page hides us (JupyterLab hides its whole shell for one frame when
+  // it switches themes: sizing then left every canvas 1×1, one flat colour, until the next click).
+  let cells = [];
+  const cellOf = new Map(); // canvas -> cell
+  let photos = []; // HTMLImageElement | undefined per image
   let scratch = []; // per resolution: an h×w canvas holding the patch colors
   let builtFor = null; // the meta the DOM was built for
-  let cols = 0; // image columns per band in the built DOM
+  let perBand = 0; // image columns per band in the built DOM
+  let labelWidth = 40; // the row-label column, measured once built
   let frame = 0;
   let generation = 0;
 
@@ -109,20 +111,41 @@ export function createImageGrid(store, container) {
     return store.data ? store.data.meta : store.meta;
   }
 
+  /** Columns per band and cell width for the pane as it is now; null while it has no size. */
+  function layout(meta) {
+    const style = getComputedStyle(container);
+    const padX = parseFloat(style.paddingLeft) + parseFloat(style.paddingRight);
+    const padY = parseFloat(style.paddingTop) + parseFloat(style.paddingBottom);
+    return bandLayout({
+      n: meta.images.length,
+      aspects: meta.images.map((img) => (img.width || 1) / (img.height || 1)),
+      rows: 1 + meta.resolutions.length,
+      // clientWidth leaves out the scrollbar, and the pane always reserves its room
+      // (scrollbar-gutter: stable), so a vertical scrollbar coming or going changes nothing here.
+      width: container.clientWidth - padX,
+      height: container.clientHeight - padY,
+      labelWidth,
+    });
+  }
+
   function build() {
     const meta = layoutMeta();
     if (meta === builtFor) return;
     builtFor = meta;
     grid.replaceChildren();
+    for (const cell of cells) cellObserver.unobserve(cell.canvas);
     cells = [];
+    cellOf.clear();
     const ready = !!(meta.images && meta.resolutions);
     message.hidden = ready;
     message.textContent = store.decodeError ? `Could not decode the results: ${store.decodeError}` : "Waiting for results…";
     if (!ready) return;
-    // Many images wrap into bands of `cols` columns so the cells use the pane's height too.
+    // Many images wrap into bands of `perBand` columns so the cells fit the pane's width.
     const n = meta.images.length;
-    cols = columnsPerBand(meta);
-    grid.style.gridTemplateColumns = `auto repeat(${cols}, var(--ncut-cell-w, 120px))`;
+    const fit = layout(meta);
+    perBand = fit ? fit.perBand : n;
+    grid.style.gridTemplateColumns = `auto repeat(${perBand}, var(--ncut-cell-w, 120px))`;
+    if (fit) grid.style.setProperty("--ncut-cell-w", `${fit.cell}px`);
     const rows = [
       { res: PHOTO, label: "image" },
       ...meta.resolutions.map((r, i) => ({ res: i, label: String(r.label) })),
@@ -130,9 +153,9 @@ export function createImageGrid(store, container) {
     const pad = (count) => {
       for (let i = 0; i < count; i++) grid.append(document.createElement("span"));
     };
-    for (let first = 0; first < n; first += cols) {
-      const band = meta.images.slice(first, first + cols);
-      const missing = cols - band.length;
+    for (let first = 0; first < n; first += perBand) {
+      const band = meta.images.slice(first, first + perBand);
+      const missing = perBand - band.length;
       pad(1);
       for (const img of band) {
         const name = document.createElement("div");
@@ -158,12 +181,18 @@ export function createImageGrid(store, container) {
           canvas.dataset.res = row.res === PHOTO ? "photo" : String(row.res);
           canvas.dataset.image = String(image);
           grid.append(canvas);
-          cells.push({ canvas, res: row.res, image });
+          const cell = { canvas, res: row.res, image, w: 0, h: 0 };
+          cells.push(cell);
+          cellOf.set(canvas, cell);
+          observeCell(canvas);
         });
         pad(missing);
       }
     }
-    sizeCells();
+    // The label column is as wide as its longest label: measure it, and lay out again with it.
+    const label = grid.querySelector(".ncut-rowlabel");
+    if (label && label.offsetWidth > 0) labelWidth = label.offsetWidth;
+    relayout();
   }
 
   function loadPhotos() {
@@ -194,45 +223,45 @@ export function createImageGrid(store, container) {
     });
   }
 
-  /** Room for one cell when the images are laid out `perBand` to a band (may be below MIN_CELL). */
-  function roomPerCell(perBand) {
-    // offsetWidth less padding and a scrollbar's room: a scrollbar coming or going must not
-    // change the layout (that could flip the band count back and forth).
-    return (container.offsetWidth - 34 - 48 - 8 * (perBand + 1)) / perBand;
-  }
-
-  function cellWidth(perBand) {
-    return Math.floor(Math.min(MAX_CELL, Math.max(MIN_CELL, roomPerCell(perBand))));
-  }
-
-  /** The columns per band that give the most room per cell while the bands fit the pane's height. */
-  function columnsPerBand(meta) {
-    const n = meta.images.length;
-    const height = container.clientHeight - 16;
-    if (!(container.offsetWidth > 0) || !(height > 0)) return n;
-    const aspects = meta.images.map((img) => Math.min(2, Math.max(0.5, (img.width || 1) / (img.height || 1))));
-    const flattest = Math.min(...aspects);
-    const rows = 1 + meta.resolutions.length;
-    let best = n;
-    for (let bands = 2; bands <= n; bands++) {
-      const perBand = Math.ceil(n / bands);
-      if (Math.ceil(n / perBand) !== bands) continue;
-      const needed = bands * (20 + rows * (cellWidth(perBand) / flattest + 6));
-      if (needed <= height && roomPerCell(perBand) > roomPerCell(best)) best = perBand;
-    }
-    return best;
-  }
-
-  function sizeCells() {
+  /** Follows the pane's size: a new band count rebuilds the grid, else only the cell width changes. */
+  function relayout() {
     const meta = builtFor;
     if (!meta || !meta.images) return;
-    if (columnsPerBand(meta) !== cols) {
+    const fit = layout(meta);
+    if (!fit) return; // hidden: keep the layout we have
+    if (fit.perBand !== perBand) {
       builtFor = null;
       build();
       return;
     }
-    grid.style.setProperty("--ncut-cell-w", `${cellWidth(cols)}px`);
-    requestDraw();
+    grid.style.setProperty("--ncut-cell-w", `${fit.cell}px`);
+  }
+
+  // Each cell's own size, observed: cells change size with the pane, the band count, the zoom level.
+  const cellObserver = new ResizeObserver((entries) => {
+    let changed = false;
+    for (const entry of entries) {
+      const cell = cellOf.get(entry.target);
+      const { width, height } = entry.contentRect;
+      if (!cell || !(width > 0 && height > 0)) continue; // hidden: keep the last size and picture
+      const device = entry.devicePixelContentBoxSize?.[0];
+      const dpr = window.devicePixelRatio || 1;
+      const w = device ? device.inlineSize : Math.round(width * dpr);
+      const h = device ? device.blockSize : Math.round(height * dpr);
+      if (w !== cell.w || h !== cell.h) {
+        cell.w = w;
+        cell.h = h;
+        changed = true;
+      }
+    }
+    if (changed) requestDraw();
+  });
+  function observeCell(canvas) {
+    try {
+      cellObserver.observe(canvas, { box: "device-pixel-content-box" });
+    } catch {
+      cellObserver.observe(canvas);
+    }
   }
 
   function requestDraw() {
@@ -243,13 +272,11 @@ export function createImageGrid(store, container) {
     frame = 0;
     if (!store.data) return;
     const meta = store.data.meta;
-    const bg = parseRgb(getComputedStyle(container).backgroundColor);
+    const dim = dimParams(parseCssRgb(getComputedStyle(container).backgroundColor));
     const finest = finestResolution(meta);
-    const dpr = window.devicePixelRatio || 1;
     for (const cell of cells) {
-      const { canvas, res, image } = cell;
-      const cw = Math.max(1, Math.round(canvas.clientWidth * dpr));
-      const ch = Math.max(1, Math.round(canvas.clientHeight * dpr));
+      const { canvas, res, image, w: cw, h: ch } = cell;
+      if (!cw || !ch) continue; // not laid out yet: the observer draws it once it is
       if (canvas.width !== cw || canvas.height !== ch) {
         canvas.width = cw;
         canvas.height = ch;
@@ -273,7 +300,7 @@ export function createImageGrid(store, container) {
           ctx.drawImage(small, 0, 0, cw, ch);
         }
       } else {
-        paintPatches(img.data, store, r, image, bg);
+        paintPatches(img.data, store, r, image, dim);
         sctx.putImageData(img, 0, 0);
         ctx.imageSmoothingEnabled = false;
         ctx.globalAlpha = store.blend && photo ? 0.6 : 1;
@@ -289,19 +316,31 @@ export function createImageGrid(store, container) {
     }
   }
 
-  /** The node under a pointer event on a cell (the photo row maps onto the finest grid); -1 elsewhere. */
+  /**
+   * The node under a pointer event on a cell (the photo row maps onto the finest grid); -1 elsewhere.
+   * Hover and click both come here with pointer events, whose coordinates carry the same sub-pixel
+   * precision (a `click` event's are whole pixels, which could pick the patch left of the hovered one).
+   */
   function nodeAt(e) {
-    const cell = cells.find((c) => c.canvas === e.target);
+    const cell = cellOf.get(e.target);
     if (!cell || !store.data) return -1;
     const meta = store.data.meta;
     const r = meta.resolutions[cell.res === PHOTO ? finestResolution(meta) : cell.res];
     const rect = cell.canvas.getBoundingClientRect();
-    const col = Math.min(r.w - 1, Math.max(0, Math.floor(((e.clientX - rect.left) / rect.width) * r.w)));
-    const row = Math.min(r.h - 1, Math.max(0, Math.floor(((e.clientY - rect.top) / rect.height) * r.h)));
+    const { row, col } = patchAt(r, rect.width, rect.height, e.clientX - rect.left, e.clientY - rect.top);
     return nodeId(r, cell.image, row, col);
   }
 
-  function onClick(e) {
+  let down = null;
+  function onPointerDown(e) {
+    down = e.button === 0 ? { x: e.clientX, y: e.clientY, target: e.target } : null;
+  }
+
+  function onPointerUp(e) {
+    if (!down || e.button !== 0) return;
+    const { x, y, target } = down;
+    down = null;
+    if (e.target !== target || Math.hypot(e.clientX - x, e.clientY - y) > CLICK_SLOP_PX) return;
     const node = nodeAt(e);
     if (node >= 0) store.pick(node, e.shiftKey);
   }
@@ -331,24 +370,29 @@ export function createImageGrid(store, container) {
     requestDraw();
   }
 
-  grid.addEventListener("click", onClick);
+  grid.addEventListener("pointerdown", onPointerDown);
+  grid.addEventListener("pointerup", onPointerUp);
   grid.addEventListener("pointermove", onHover);
   grid.addEventListener("pointerleave", onLeave);
-  const resizeObserver = new ResizeObserver(sizeCells);
-  resizeObserver.observe(container);
+  const paneObserver = new ResizeObserver(relayout);
+  paneObserver.observe(container);
   const unsubscribe = [
     store.on("meta", build),
     store.on("data", onData),
     store.on("similarity", requestDraw),
     store.on("style", requestDraw),
+    // The dim grey follows the background (js/contrast.js): a theme switch repaints.
+    watchBackground(container, requestDraw),
   ];
   onData();
 
   return () => {
     unsubscribe.forEach((off) => off());
-    resizeObserver.disconnect();
+    paneObserver.disconnect();
+    cellObserver.disconnect();
     cancelAnimationFrame(frame);
-    grid.removeEventListener("click", onClick);
+    grid.removeEventListener("pointerdown", onPointerDown);
+    grid.removeEventListener("pointerup", onPointerUp);
     grid.removeEventListener("pointermove", onHover);
     grid.removeEventListener("pointerleave", onLeave);
     generation++;
