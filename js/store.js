@@ -31,6 +31,8 @@ export function createStore(model) {
     /** Float32Array(N) while a selection exists, else null */
     sim: null,
     blend: false,
+    /** False once the kernel that owned this model is gone (js/kernelwatch.js): changes stay here. */
+    kernelReachable: true,
 
     get meta() {
       return model.get("meta") || {};
@@ -71,10 +73,13 @@ export function createStore(model) {
       if (store.selected.length || (model.get("selected") || []).length) store.setTrait("selected", []);
     },
 
-    /** Writes a synced trait; the model's change event then updates every view. */
+    /**
+     * Writes a synced trait; the model's change event then updates every view. The kernel hears of
+     * it only while it can (after a restart, the old output keeps working in the browser alone).
+     */
     setTrait(name, value) {
       model.set(name, value);
-      model.save_changes();
+      if (store.kernelReachable) model.save_changes();
     },
 
     setBlend(on) {

@@ -3,6 +3,8 @@
 import "./widget.css";
 import { createControls } from "./controls.js";
 import { createImageGrid } from "./imagegrid.js";
+import { canReachKernel, kernelNotice } from "./kernelstate.js";
+import { watchKernel } from "./kernelwatch.js";
 import { createStore } from "./store.js";
 import { createView3d } from "./view3d.js";
 
@@ -33,7 +35,7 @@ export default {
     };
   },
 
-  /** Mounts one display: toolbar, 3D view beside the image grid, status bar. */
+  /** Mounts one display: toolbar, kernel banner, 3D view beside the image grid, status bar. */
   render({ model, el }) {
     const store = storeFor(model);
     const root = div("ncut");
@@ -42,9 +44,22 @@ export default {
     const view = div("ncut-3d");
     const gridPane = div("ncut-grid-pane");
     const statusbar = div("ncut-statusbar");
+    const banner = div("ncut-banner");
+    banner.setAttribute("role", "status");
+    banner.hidden = true;
     main.append(view, gridPane);
-    root.append(toolbar, main, statusbar);
+    root.append(toolbar, banner, main, statusbar);
     el.append(root);
+
+    // Says when the kernel behind this output is gone; the views keep working in the browser.
+    const showKernel = (state) => {
+      const text = kernelNotice(state);
+      banner.textContent = text;
+      banner.hidden = !text;
+      root.dataset.kernel = state;
+      store.kernelReachable = canReachKernel(state);
+    };
+    showKernel("connected");
 
     // The selection as the browser sees it, readable without a kernel (exported page, tests).
     const showSelection = () => {
@@ -56,6 +71,7 @@ export default {
       createControls(store, model, toolbar, statusbar),
       createView3d(store, view),
       createImageGrid(store, gridPane),
+      watchKernel(model, el, showKernel),
     ];
     const onKey = (e) => {
       if (e.key === "Escape") store.clear();

@@ -146,6 +146,17 @@ describe("createStore: selection and similarity", () => {
     expect(store.colorMode).toBe("similarity");
   });
 
+  it("keeps a click in the browser once the kernel is gone", () => {
+    const { model, store } = loaded();
+    store.kernelReachable = false;
+    const onSim = vi.fn();
+    store.on("similarity", onSim);
+    store.pick(5);
+    expect(store.selected).toEqual([5]);
+    expect(onSim).toHaveBeenCalledTimes(1);
+    expect(model.saves).toBe(0);
+  });
+
   it("removes its model listeners on destroy", () => {
     const model = fakeModel();
     const store = createStore(model);
