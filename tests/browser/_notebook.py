@@ -18,16 +18,26 @@ _KERNEL_IDLE = """() => {
 }"""
 
 
-def run_notebook(open_page: Callable, server: JupyterServer, name: str, cells: list[str]) -> tuple:
+def run_notebook(
+    open_page: Callable,
+    server: JupyterServer,
+    name: str,
+    cells: list[str],
+    before_run: Callable[[Page], None] | None = None,
+) -> tuple:
     """Write ``name`` with ``cells``, open it in the server's UI, run all cells; returns (page, log).
 
     ``log.errors_before_run`` counts the page errors the app raised while loading (Notebook 7 logs
     one of its own), so tests can check only what happened once the widget's cells ran.
+    ``before_run(page)``, if given, runs once the app is loaded and before any cell runs (to
+    instrument the page, listen to its console, ...).
     """
     server.write_notebook(name, cells)
     path = f"lab/tree/{name}" if server.kind == "lab" else f"notebooks/{name}"
     page, log = open_page(server.url(path))
     page.wait_for_function(_KERNEL_IDLE, timeout=120_000)
+    if before_run is not None:
+        before_run(page)
     log.errors_before_run = len(log.page_errors)
     page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
     return page, log
