@@ -11,7 +11,8 @@ images): ``Ncut(n_eig=50)`` at its defaults (2,048 anchors), ``tsne_color`` and
 ``kway_ncut``'s rotation (8 segments). Each run then starts a loopback ``LocalCluster`` of
 ``w`` worker processes x 1 thread, warms them (torch and the task code imported), and times
 one ``da.store`` of eigenvectors (50), 3D positions, RGB and segment labels into a Zarr store:
-per chunk, generate the features, transform, colour, label, write.
+per chunk, generate the features, then one task transforms, colours and labels them
+(``transform_all``), then the writes.
 
 Reported per run: wall seconds, worker CPU seconds (steadier than wall on a shared machine),
 nodes per second, the largest worker RSS at the start and at its peak during the run (each
@@ -44,8 +45,8 @@ from ncut_widget.scale import (
     fit_kway,
     lazy_planted_features,
     local_cluster,
-    transform,
 )
+from ncut_widget.scale.blocks import transform_all
 from ncut_widget.scale.cluster import compute, warm_workers, watch_worker_memory
 
 DIM = 768
@@ -98,9 +99,8 @@ def one_run(n_nodes: int, workers: int, images_per_block: int, model: Ncut, colo
 
     X = lazy_planted_features(n_nodes, dim=DIM, images_per_block=images_per_block, seed=1)
     rows = X.chunks[0][0]
-    vecs, _ = transform(model, X)
-    X_3d, rgb = coloring.transform(vecs)
-    labels = kway.labels(vecs)
+    outputs = transform_all(model, X, coloring=coloring, kway=kway)
+    vecs, X_3d, rgb, labels = (outputs[k] for k in ("eigvecs", "X_3d", "rgb", "labels"))
     path = tmp / f"run_{n_nodes}_{workers}_{images_per_block}.zarr"
     root = zarr.open_group(str(path), mode="w")
     targets = [

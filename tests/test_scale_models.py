@@ -24,6 +24,7 @@ from ncut_widget.scale import (  # noqa: E402
     lazy_planted_features,
     portable_ncut,
     transform,
+    transform_all,
 )
 
 
@@ -187,3 +188,27 @@ def test_importing_ncut_widget_does_not_import_dask():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_transform_all_is_the_chain_in_one_task_per_chunk(data):
+    X, model, ref = data
+    Xd = da.from_array(X.numpy(), chunks=(4096, 48))
+    fit_vecs = ref[:6000]
+    coloring, _, _ = fit_coloring(fit_vecs, "pca", device="cpu")
+    kway = fit_kway(fit_vecs, 4)
+    out = transform_all(model, Xd, coloring=coloring, kway=kway)
+    assert sorted(out) == ["X_3d", "eigvecs", "labels", "rgb"]
+    assert all(a.chunks[0] == Xd.chunks[0] for a in out.values())
+    assert out["labels"].dtype == np.int64
+    # one model task per chunk: the graph has no separate coloring or k-way layers
+    assert not any(str(k).startswith(("ncut-color", "ncut-labels")) for k in dict(out["rgb"].__dask_graph__()))
+    got = {k: v.compute(scheduler="threads") for k, v in out.items()}
+    assert np.abs(got["eigvecs"] - ref.numpy()).max() <= 1e-5
+    want_3d, want_rgb = coloring.transform(ref)
+    assert np.abs(got["X_3d"] - want_3d.numpy()).max() <= 1e-5
+    assert np.abs(got["rgb"] - want_rgb.numpy()).max() <= 1e-5
+    assert np.array_equal(got["labels"], kway.labels(ref).numpy())
+    only = transform_all(model, Xd)
+    assert list(only) == ["eigvecs"]
+    with pytest.raises(ValueError, match="fitted on 5 eigenvectors, but this Ncut gives 12"):
+        transform_all(model, Xd, coloring=fit_coloring(fit_vecs[:, :5], "pca", device="cpu")[0])

@@ -7,6 +7,7 @@ worker bounded by the chunk size. This subpackage needs the optional extra
 ncut_widget`` never imports it.
 
 * :func:`transform` -- ``Ncut`` eigenvectors of a row-chunked ``dask.array`` (lazy).
+* :func:`transform_all` -- eigenvectors, 3D place, RGB and segment in one task per chunk.
 * :func:`fit_coloring` / :class:`FittedColoring` -- the 3D layout + RGB of a coloring, fitted
   once and applied to any eigenvectors (lazy on dask arrays).
 * :func:`fit_kway` / :class:`FittedKway` -- ``kway_ncut``'s rotation, fitted once.
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 _PUBLIC = {
     "transform": "ncut_widget.scale.blocks",
+    "transform_all": "ncut_widget.scale.blocks",
     "portable_ncut": "ncut_widget.scale.models",
     "FittedColoring": "ncut_widget.scale.models",
     "fit_coloring": "ncut_widget.scale.models",
@@ -57,10 +59,11 @@ __all__ = [
     "portable_ncut",
     "results_from_zarr",
     "transform",
+    "transform_all",
 ]
 
 if TYPE_CHECKING:
-    from .blocks import transform
+    from .blocks import transform, transform_all
     from .cluster import get_client, local_cluster
     from .features import LazyFeatures, lazy_features, list_images
     from .models import FittedColoring, FittedKway, fit_coloring, fit_kway, portable_ncut

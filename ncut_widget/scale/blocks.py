@@ -116,3 +116,69 @@ def transform(model: Any, X: Any, *, device: str | torch.device = "cpu") -> tupl
         )
     vecs = map_row_blocks(X, _ncut_block, small, width=small.n_eig, dtype=np.float32, token="ncut-eigvecs")
     return vecs, small.eigenvalues_.clone()
+
+
+def _all_block(models: tuple[Any, Any, Any], block: np.ndarray) -> np.ndarray:
+    """Eigenvectors, 3D place, RGB and segment of every row, side by side (float32)."""
+    model, coloring, kway = models
+    vecs = _ncut_block(model, block)
+    parts = [vecs]
+    if coloring is not None:
+        X_3d, rgb = coloring.transform(vecs)
+        parts += [X_3d.numpy(), rgb.numpy()]
+    if kway is not None:
+        # segment ids < 2**24 are exact in float32
+        parts.append(kway.labels(vecs).numpy().astype(np.float32)[:, None])
+    return np.concatenate(parts, axis=1)
+
+
+def transform_all(
+    model: Any,
+    X: Any,
+    *,
+    coloring: Any = None,
+    kway: Any = None,
+    device: str | torch.device = "cpu",
+) -> dict[str, Any]:
+    """Every per-node output of a row-chunked dask array in ONE task per chunk.
+
+    The same values as :func:`transform`, ``coloring.transform`` and ``kway.labels`` chained,
+    but each chunk's features go through the whole chain in one task: nothing waits in worker
+    memory between steps (chained, the features of a chunk and its eigenvectors are separate
+    results with several dependents each, and the scheduler may run ahead of them).
+
+    Args:
+        model: a fitted ``Ncut``.
+        X: ``(N, C)`` row-chunked dask array of features.
+        coloring: a :class:`~ncut_widget.scale.FittedColoring` or ``None``.
+        kway: a :class:`~ncut_widget.scale.FittedKway` or ``None``.
+        device: where the workers compute.
+
+    Returns:
+        Lazy dask arrays with ``X``'s row chunks: ``"eigvecs"`` ``(N, n_eig)`` float32, and
+        with a coloring ``"X_3d"``, ``"rgb"`` ``(N, 3)`` float32, with k-way ``"labels"``
+        ``(N,)`` int64.
+    """
+    from .models import portable_ncut
+
+    small = portable_ncut(model, device)
+    X = _check_dask_matrix(X, "X")
+    if not np.isnan(X.shape[1]) and X.shape[1] != small.n_features_in_:
+        raise ValueError(
+            f"X has {X.shape[1]} features per node, but this Ncut was fitted on {small.n_features_in_}"
+        )
+    k = small.n_eig
+    if coloring is not None:
+        coloring = coloring.to(device)
+        if coloring.n_components != k:
+            raise ValueError(f"the coloring was fitted on {coloring.n_components} eigenvectors, but this Ncut gives {k}")
+    if kway is not None:
+        kway = kway.to(device)
+    width = k + (6 if coloring is not None else 0) + (1 if kway is not None else 0)
+    both = map_row_blocks(X, _all_block, (small, coloring, kway), width=width, dtype=np.float32, token="ncut-all")
+    out = {"eigvecs": both[:, :k]}
+    if coloring is not None:
+        out["X_3d"], out["rgb"] = both[:, k : k + 3], both[:, k + 3 : k + 6]
+    if kway is not None:
+        out["labels"] = both[:, width - 1].astype(np.int64)
+    return out

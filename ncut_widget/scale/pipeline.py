@@ -58,7 +58,7 @@ def fit_folder(
     """
     from ..engine.ncut import Ncut
     from ..progress import TqdmProgress
-    from .blocks import transform
+    from .blocks import transform_all
     from .features import lazy_features
     from .models import fit_coloring, fit_kway
     from .zarr_io import ZarrResults, create_store, mark_complete, store_tasks
@@ -93,15 +93,14 @@ def fit_folder(
     del fit_nodes, fit_vecs
 
     # 2. every image, on the workers, straight into the store
-    vecs, eigenvalues = transform(model, feats.nodes, device=device)
-    X_3d, rgb = coloring.to(device).transform(vecs)
-    labels = kway.to(device).labels(vecs)
+    # One task per chunk runs features -> eigenvectors -> 3D, RGB, segment, so nothing waits
+    # in worker memory between steps (measured: 4 chunks held at any size, vs 10+ chained).
+    outputs = transform_all(model, feats.nodes, coloring=coloring, kway=kway, device=device)
+    eigenvalues = model.eigenvalues_
     layout = feats.layout()
     root = create_store(out, layout, n_eig, overwrite=overwrite)
-    writes = store_tasks(
-        root, layout, {"eigvecs": vecs, "X_3d": X_3d, "rgb": rgb, "labels": labels, "index": feats.index}
-    )
-    say(f"transforming {feats.n_nodes:,} nodes in {vecs.numblocks[0]} tasks")
+    writes = store_tasks(root, layout, {**outputs, "index": feats.index})
+    say(f"transforming {feats.n_nodes:,} nodes in {feats.nodes.numblocks[0]} tasks")
     compute(writes, progress=progress, client=client)
     mark_complete(
         root,
