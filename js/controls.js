@@ -29,9 +29,10 @@ function slider(label, min, max, step) {
  * @param {object} model anywidget model
  * @param {HTMLElement} toolbar
  * @param {HTMLElement} statusbar
+ * @param {{onReset: () => void}} display this display's own actions (its camera is its own)
  * @returns {() => void} teardown
  */
-export function createControls(store, model, toolbar, statusbar) {
+export function createControls(store, model, toolbar, statusbar, { onReset }) {
   const eig = slider("Eigenvectors", 1, 1, 1);
   const thr = slider("Threshold", -1, 1, 0.01);
   const modeRgb = h("button", { type: "button", class: "ncut-seg", textContent: "RGB" });
@@ -124,7 +125,7 @@ export function createControls(store, model, toolbar, statusbar) {
     listen(modeSim, "click", () => store.setTrait("color_mode", "similarity")),
     listen(blend, "change", () => store.setBlend(blend.checked)),
     listen(clear, "click", () => store.clear()),
-    listen(reset, "click", () => store.resetView()),
+    listen(reset, "click", onReset),
     store.on("meta", syncAll),
     store.on("data", syncAll),
     store.on("similarity", syncAll),

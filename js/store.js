@@ -13,7 +13,6 @@ import { createSimilarity } from "./similarity.js";
  * - "data": the decoded payload changed (`store.data`, or null with `store.decodeError`)
  * - "similarity": selection or n_eig_view changed (`store.selected`, `store.sim`)
  * - "style": threshold, color_mode or blend changed
- * - "reset": a view asked the 3D camera to go back to its initial pose
  * @param {object} model anywidget model (get, set, on, off, save_changes, send)
  */
 export function createStore(model) {
@@ -85,10 +84,6 @@ export function createStore(model) {
     setBlend(on) {
       store.blend = !!on;
       emit("style");
-    },
-
-    resetView() {
-      emit("reset");
     },
 
     destroy() {

@@ -80,7 +80,8 @@ function pointSize(n) {
  * Mounts the 3D view into `container` and keeps it in sync with the store.
  * @param {ReturnType<import("./store.js").createStore>} store
  * @param {HTMLElement} container positioned element; the view fills it
- * @returns {() => void} teardown
+ * @returns {{resetCamera: () => void, destroy: () => void}} the camera is this view's own: other
+ *   displays of the model keep theirs
  */
 export function createView3d(store, container) {
   const canvasHost = document.createElement("div");
@@ -98,7 +99,7 @@ export function createView3d(store, container) {
     gl = acquireRenderer();
   } catch (err) {
     placeholder.textContent = "The 3D view needs WebGL, which this browser did not provide.";
-    return () => container.replaceChildren();
+    return { resetCamera() {}, destroy: () => container.replaceChildren() };
   }
   // Every three.js object comes from the renderer's own three.js copy (js/three-kit.js).
   const T = gl.three;
@@ -315,7 +316,6 @@ export function createView3d(store, container) {
     store.on("data", onData),
     store.on("similarity", onSimilarity),
     store.on("style", onStyle),
-    store.on("reset", resetCamera),
     gl.onRestore(() => {
       lut.needsUpdate = true;
       requestRender();
@@ -324,7 +324,7 @@ export function createView3d(store, container) {
   ];
   onData();
 
-  return () => {
+  function destroy() {
     unsubscribe.forEach((off) => off());
     resizeObserver.disconnect();
     cancelAnimationFrame(frame);
@@ -341,5 +341,7 @@ export function createView3d(store, container) {
     lut.dispose();
     gl.release();
     container.replaceChildren();
-  };
+  }
+
+  return { resetCamera, destroy };
 }

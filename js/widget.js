@@ -1,23 +1,14 @@
-// anywidget entry point. One store per model (shared by every display of it); each render mounts
-// its own views on that store.
+// anywidget entry point. One store per model (shared by every display of it, js/modelstores.js);
+// each render mounts its own views, with its own 3D camera, on that store.
 import "./widget.css";
 import { createControls } from "./controls.js";
 import { createImageGrid } from "./imagegrid.js";
 import { canReachKernel, kernelNotice } from "./kernelstate.js";
 import { watchKernel } from "./kernelwatch.js";
-import { createStore } from "./store.js";
+import { createStoreRegistry } from "./modelstores.js";
 import { createView3d } from "./view3d.js";
 
-const stores = new WeakMap();
-
-function storeFor(model) {
-  let store = stores.get(model);
-  if (!store) {
-    store = createStore(model);
-    stores.set(model, store);
-  }
-  return store;
-}
+const stores = createStoreRegistry();
 
 function div(cls) {
   const el = document.createElement("div");
@@ -26,18 +17,14 @@ function div(cls) {
 }
 
 export default {
-  /** Creates the model's store (and asks Python for the payload) once, before any render. */
+  /** Creates the model's store (decoding its payload) once, before any render. */
   initialize({ model }) {
-    storeFor(model);
-    return () => {
-      stores.get(model)?.destroy();
-      stores.delete(model);
-    };
+    return stores.open(model).close;
   },
 
   /** Mounts one display: toolbar, kernel banner, 3D view beside the image grid, status bar. */
   render({ model, el }) {
-    const store = storeFor(model);
+    const { store, owned } = stores.find(model);
     const root = div("ncut");
     const toolbar = div("ncut-toolbar");
     const main = div("ncut-main");
@@ -66,10 +53,11 @@ export default {
       root.dataset.selected = store.selected.join(",");
     };
     showSelection();
+    const view3d = createView3d(store, view);
     const teardowns = [
       store.on("similarity", showSelection),
-      createControls(store, model, toolbar, statusbar),
-      createView3d(store, view),
+      createControls(store, model, toolbar, statusbar, { onReset: view3d.resetCamera }),
+      view3d.destroy,
       createImageGrid(store, gridPane),
       watchKernel(model, el, showKernel),
     ];
@@ -80,6 +68,7 @@ export default {
     return () => {
       root.removeEventListener("keydown", onKey);
       teardowns.forEach((off) => off());
+      if (owned) store.destroy();
       root.remove();
     };
   },

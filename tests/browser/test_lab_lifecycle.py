@@ -378,6 +378,15 @@ def test_two_displays_of_one_widget_stay_linked_both_ways(notebook, lab_server) 
         page.wait_for_timeout(300)
         moved = changed_fraction(turned, shot(view))
         assert moved < MIN_CHANGE, f"the first display's camera moved ({moved:.4f} of its pixels changed)"
+        # Each display's camera is its own: resetting the second one leaves the first as it is.
+        two.root.get_by_role("button", name="Reset view").click()
+        page.wait_for_timeout(300)
+        moved = changed_fraction(turned, shot(view))
+        assert moved < MIN_CHANGE, f"resetting the second display moved the first one's camera ({moved:.4f})"
+        # The displays share one state in the browser (one decode, one similarity per click): a
+        # view option set in one shows in the other.
+        one.root.get_by_label("Blend photo").check()
+        page.wait_for_function("(box) => box.checked", arg=two.root.get_by_label("Blend photo").element_handle())
         assert log.errors_since_run() == [], f"page errors: {log.errors_since_run()}"
     finally:
         probe.close()
