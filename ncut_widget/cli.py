@@ -136,7 +136,15 @@ def fit(argv: list[str]) -> int:
         except (FileExistsError, ValueError) as err:
             raise SystemExit(f"error: {err}") from err
     print(store)
-    print(f"browse it: NcutWidget.from_zarr({str(args.out)!r}, images=range(50))")
+    from .widget import NcutWidget
+
+    if hasattr(NcutWidget, "from_zarr"):
+        print(f"browse it: NcutWidget.from_zarr({str(args.out)!r}, images=range(50))")
+    else:
+        print(
+            "browse it: w = NcutWidget(); "
+            f"w.set_results(ncut_widget.scale.results_from_zarr({str(args.out)!r}, images=range(50)))"
+        )
     return 0
 
 

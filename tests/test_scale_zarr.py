@@ -183,7 +183,7 @@ def test_cli_fit_on_the_local_scheduler(folder, tmp_path, capsys):
     ])
     assert code == 0
     printed = capsys.readouterr().out
-    assert "48 nodes from 12 images" in printed and "from_zarr" in printed
+    assert "48 nodes from 12 images" in printed and "from_zarr(" in printed
     z = ZarrResults(out)
     assert z.n_nodes == 48 and z.meta["params"]["color"] == "pca" and z.read("labels").max() <= 1
     with pytest.raises(SystemExit, match="exists"):
