@@ -332,15 +332,28 @@ export function createImageGrid(store, container) {
   }
 
   let down = null;
+  let pressed = false; // a pointer press was just handled: the click event after it is the same click
   function onPointerDown(e) {
     down = e.button === 0 ? { x: e.clientX, y: e.clientY, target: e.target } : null;
+    pressed = false;
   }
 
   function onPointerUp(e) {
     if (!down || e.button !== 0) return;
     const { x, y, target } = down;
     down = null;
+    pressed = true;
     if (e.target !== target || Math.hypot(e.clientX - x, e.clientY - y) > CLICK_SLOP_PX) return;
+    const node = nodeAt(e);
+    if (node >= 0) store.pick(node, e.shiftKey);
+  }
+
+  /** A click with no pointer press before it (dispatched by a script, or by assistive technology). */
+  function onClick(e) {
+    if (pressed) {
+      pressed = false;
+      return;
+    }
     const node = nodeAt(e);
     if (node >= 0) store.pick(node, e.shiftKey);
   }
@@ -372,6 +385,7 @@ export function createImageGrid(store, container) {
 
   grid.addEventListener("pointerdown", onPointerDown);
   grid.addEventListener("pointerup", onPointerUp);
+  grid.addEventListener("click", onClick);
   grid.addEventListener("pointermove", onHover);
   grid.addEventListener("pointerleave", onLeave);
   const paneObserver = new ResizeObserver(relayout);
@@ -393,6 +407,7 @@ export function createImageGrid(store, container) {
     cancelAnimationFrame(frame);
     grid.removeEventListener("pointerdown", onPointerDown);
     grid.removeEventListener("pointerup", onPointerUp);
+    grid.removeEventListener("click", onClick);
     grid.removeEventListener("pointermove", onHover);
     grid.removeEventListener("pointerleave", onLeave);
     generation++;

@@ -1,6 +1,6 @@
 // The 3D eigen-embedding: one THREE.Points cloud whose per-point `sim` attribute drives emphasis in
-// the shader, so a click only re-uploads one float per point. Rendering is on demand (no loop), by
-// the page's one shared WebGL renderer (js/sharedgl.js) into this view's own 2D canvas.
+// the shader, so a click only re-uploads one float per point. Rendering is on demand (no loop of its
+// own), by the page's one shared WebGL renderer (js/sharedgl.js).
 import { HEAT_LUT } from "./colormap.js";
 import { dimParams, parseCssRgb } from "./contrast.js";
 import { describeNode } from "./layout.js";
@@ -80,40 +80,42 @@ function pointSize(n) {
  * Mounts the 3D view into `container` and keeps it in sync with the store.
  * @param {ReturnType<import("./store.js").createStore>} store
  * @param {HTMLElement} container positioned element; the view fills it
- * @returns {{resetCamera: () => void, destroy: () => void}} the camera is this view's own: other
- *   displays of the model keep theirs
+ * @returns {{resetCamera: () => void, activate: () => void, destroy: () => void}} the camera is
+ *   this view's own (other displays of the model keep theirs); activate when the user turns to it
  */
 export function createView3d(store, container) {
-  const canvasHost = document.createElement("div");
-  canvasHost.className = "ncut-3d-canvas";
+  const surface = document.createElement("div");
+  surface.className = "ncut-3d-canvas";
   const tooltip = document.createElement("div");
   tooltip.className = "ncut-tooltip";
   tooltip.setAttribute("role", "status");
   tooltip.hidden = true;
   const placeholder = document.createElement("div");
   placeholder.className = "ncut-placeholder";
-  container.append(canvasHost, tooltip, placeholder);
+  container.append(surface, tooltip, placeholder);
 
   let gl;
   try {
     gl = acquireRenderer();
   } catch (err) {
     placeholder.textContent = "The 3D view needs WebGL, which this browser did not provide.";
-    return { resetCamera() {}, destroy: () => container.replaceChildren() };
+    return { resetCamera() {}, activate() {}, destroy: () => container.replaceChildren() };
   }
   // Every three.js object comes from the renderer's own three.js copy (js/three-kit.js).
   const T = gl.three;
-  const canvas = document.createElement("canvas");
-  canvas.tabIndex = 0;
-  canvas.setAttribute("aria-label", "3D eigenvector embedding; drag to orbit, scroll to zoom, arrow keys to pan");
-  canvasHost.append(canvas);
-  const ctx = canvas.getContext("2d");
+  // The surface takes the pointer and keyboard: the canvas inside it is this view's own (showing its
+  // last frame) or, while the view is active, the shared WebGL canvas in its place.
+  surface.tabIndex = 0;
+  surface.setAttribute("role", "application");
+  surface.setAttribute("aria-label", "3D eigenvector embedding; drag to orbit, scroll to zoom, arrow keys to pan");
+  const picture = document.createElement("canvas");
+  surface.append(picture);
 
   const scene = new T.Scene();
   const camera = new T.PerspectiveCamera(45, 1, 0.01, 100);
-  const controls = new T.OrbitControls(camera, canvas);
+  const controls = new T.OrbitControls(camera, surface);
   controls.enableDamping = false;
-  controls.listenToKeyEvents(canvas); // arrow keys pan while the canvas has focus
+  controls.listenToKeyEvents(surface); // arrow keys pan while the view has focus
   const lut = lutTexture(T);
   const bg = new T.Color(1, 1, 1);
   const uniforms = {
@@ -138,23 +140,14 @@ export function createView3d(store, container) {
   let points = null;
   let rings = null;
   let home = null; // {position, target}
-  let frame = 0;
   let hoverFrame = 0;
-  // The canvas's size as last laid out: CSS pixels and its backing store in device pixels. Never
+  // The view's size as last laid out: CSS pixels and its backing store in device pixels. Never
   // taken from a hidden (0-size) layout, so a draw while the page hides us keeps the right size.
   const size = { cssW: 0, cssH: 0, w: 0, h: 0 };
 
-  function requestRender() {
-    if (!frame) frame = requestAnimationFrame(draw);
-  }
-
-  function draw() {
-    frame = 0;
-    if (!size.w || !size.h) return; // not laid out yet: the ResizeObserver asks again
-    if (canvas.width !== size.w || canvas.height !== size.h) {
-      canvas.width = size.w;
-      canvas.height = size.h;
-    }
+  /** What the shared renderer draws for this view, read when it does (once per frame at most). */
+  function frame() {
+    if (!size.w || !size.h) return null; // not laid out yet: the ResizeObserver asks again
     const css = getComputedStyle(container).backgroundColor;
     if (css && css !== "rgba(0, 0, 0, 0)") bg.setStyle(css);
     const dim = dimParams(parseCssRgb(css));
@@ -163,8 +156,10 @@ export function createView3d(store, container) {
     const dpr = size.w / size.cssW;
     uniforms.uSize.value = pointSize(store.data ? store.data.nNodes : 1) * dpr;
     ringUniforms.uSize.value = 14 * dpr;
-    gl.render(scene, camera, bg, ctx, size.w, size.h);
+    return { scene, camera, background: bg, w: size.w, h: size.h };
   }
+  const drawing = gl.attach({ host: surface, picture, frame });
+  const requestRender = drawing.invalidate;
 
   function disposeCloud() {
     for (const obj of [points, rings]) {
@@ -234,7 +229,7 @@ export function createView3d(store, container) {
 
   function pickAt(event) {
     if (!points) return -1;
-    const rect = canvas.getBoundingClientRect();
+    const rect = surface.getBoundingClientRect();
     const m = new T.Matrix4().multiplyMatrices(camera.projectionMatrix, camera.matrixWorldInverse);
     return pickNearest(
       store.data.positions,
@@ -285,10 +280,10 @@ export function createView3d(store, container) {
     tooltip.hidden = false;
   }
 
-  canvas.addEventListener("pointerdown", onPointerDown);
-  canvas.addEventListener("pointerup", onPointerUp);
-  canvas.addEventListener("pointermove", onPointerMove);
-  canvas.addEventListener("pointerleave", onPointerLeave);
+  surface.addEventListener("pointerdown", onPointerDown);
+  surface.addEventListener("pointerup", onPointerUp);
+  surface.addEventListener("pointermove", onPointerMove);
+  surface.addEventListener("pointerleave", onPointerLeave);
   controls.addEventListener("change", requestRender);
 
   const resizeObserver = new ResizeObserver((entries) => {
@@ -307,19 +302,15 @@ export function createView3d(store, container) {
   });
   try {
     // The exact backing size (and a call when only the zoom level changes), where supported.
-    resizeObserver.observe(canvasHost, { box: "device-pixel-content-box" });
+    resizeObserver.observe(surface, { box: "device-pixel-content-box" });
   } catch {
-    resizeObserver.observe(canvasHost);
+    resizeObserver.observe(surface);
   }
 
   const unsubscribe = [
     store.on("data", onData),
     store.on("similarity", onSimilarity),
     store.on("style", onStyle),
-    gl.onRestore(() => {
-      lut.needsUpdate = true;
-      requestRender();
-    }),
     watchBackground(container, requestRender),
   ];
   onData();
@@ -327,12 +318,11 @@ export function createView3d(store, container) {
   function destroy() {
     unsubscribe.forEach((off) => off());
     resizeObserver.disconnect();
-    cancelAnimationFrame(frame);
     cancelAnimationFrame(hoverFrame);
-    canvas.removeEventListener("pointerdown", onPointerDown);
-    canvas.removeEventListener("pointerup", onPointerUp);
-    canvas.removeEventListener("pointermove", onPointerMove);
-    canvas.removeEventListener("pointerleave", onPointerLeave);
+    surface.removeEventListener("pointerdown", onPointerDown);
+    surface.removeEventListener("pointerup", onPointerUp);
+    surface.removeEventListener("pointermove", onPointerMove);
+    surface.removeEventListener("pointerleave", onPointerLeave);
     controls.removeEventListener("change", requestRender);
     controls.dispose();
     disposeCloud();
@@ -343,5 +333,6 @@ export function createView3d(store, container) {
     container.replaceChildren();
   }
 
-  return { resetCamera, destroy };
+  // The user turned to this display: it draws straight to the screen from now on.
+  return { resetCamera, activate: drawing.activate, destroy };
 }

@@ -65,8 +65,13 @@ export default {
       if (e.key === "Escape") store.clear();
     };
     root.addEventListener("keydown", onKey);
+    // Whatever the user touches in this display makes its 3D view the one drawn directly (js/sharedgl.js).
+    root.addEventListener("pointerdown", view3d.activate, true);
+    root.addEventListener("focusin", view3d.activate);
     return () => {
       root.removeEventListener("keydown", onKey);
+      root.removeEventListener("pointerdown", view3d.activate, true);
+      root.removeEventListener("focusin", view3d.activate);
       teardowns.forEach((off) => off());
       if (owned) store.destroy();
       root.remove();
