@@ -47,7 +47,8 @@ export function watchKernel(model, el, onChange) {
     if (kernel.isDisposed) feed({ disposed: true });
     else {
       feed({ status: kernel.status });
-      feed({ connection: kernel.connectionStatus });
+      // A page still connecting to a kernel it just loaded is not a lost connection.
+      if (kernel.connectionStatus === "disconnected") feed({ connection: "disconnected" });
     }
   }
 

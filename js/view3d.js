@@ -97,7 +97,7 @@ export function createView3d(store, container) {
   let gl;
   try {
     gl = acquireRenderer();
-  } catch (err) {
+  } catch {
     placeholder.textContent = "The 3D view needs WebGL, which this browser did not provide.";
     return { resetCamera() {}, activate() {}, destroy: () => container.replaceChildren() };
   }

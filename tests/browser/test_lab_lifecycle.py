@@ -55,7 +55,7 @@ TRACK_WEBGL = """() => {
     return ctx;
   };
 }"""
-# Loses every live context as a GPU reset would; restore=true gives them back afterwards.
+# Loses every live context as a GPU reset would (remembering them); RESTORE_WEBGL gives them back.
 LOSE_WEBGL = """() => {
   window.__testLost = window.__testGL.filter((gl) => !gl.isContextLost()).map((gl) => [gl, gl.getExtension("WEBGL_lose_context")]);
   for (const [, ext] of window.__testLost) ext.loseContext();
@@ -219,6 +219,8 @@ def test_twenty_widgets_draw_with_one_webgl_context_that_survives_loss(notebook)
     _click_cell_center(roots.nth(N_WIDGETS - 1), 1, 0)
     _wait_changed(last, before, "the last widget's 3D view after a click with its context lost for good")
     assert page.evaluate(LIVE_WEBGL) == 1
+    for i, view in enumerate(views):
+        _wait_not_blank(view, f"the 3D view of widget {i} on the new context")
     assert log.errors_since_run() == [], f"page errors: {log.errors_since_run()}"
 
 
