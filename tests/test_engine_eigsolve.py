@@ -22,39 +22,124 @@ def normalized_affinity(n: int, seed: int) -> torch.Tensor:
     return s[:, None] * W * s[None, :]
 
 
+def clustered_spectrum(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A symmetric PSD matrix with NCUT's kind of spectrum: a few large eigenvalues, then a
+    cluster of 40 that differ by ~2e-5, then a bulk of near-equal small ones.
+    Returns ``(matrix float32, eigenvalues float64 descending)``."""
+    gen = torch.Generator().manual_seed(seed)
+    Q = torch.linalg.qr(torch.randn(n, n, generator=gen, dtype=torch.float64)).Q
+    lam = torch.cat([
+        torch.tensor([1.0, 0.19, 0.09, 0.07, 0.046, 0.034, 0.029, 0.018, 0.016], dtype=torch.float64),
+        torch.linspace(3.5e-3, 1.9e-3, 40, dtype=torch.float64),
+        7.5e-4 + 5e-5 * torch.rand(200, generator=gen, dtype=torch.float64),
+        1e-4 * torch.rand(n - 249, generator=gen, dtype=torch.float64),
+    ]).sort(descending=True).values
+    return ((Q * lam) @ Q.T).float(), lam
+
+
+def mean_principal_cosine(A: torch.Tensor, B: torch.Tensor) -> float:
+    qa = torch.linalg.qr(A.double()).Q
+    qb = torch.linalg.qr(B.double()).Q
+    return float(torch.linalg.svdvals(qa.T @ qb).mean())
+
+
 # ---------------------------------------------------------------- convergence
 def test_dense_path_reports_converged():
     res = top_eigh(normalized_affinity(300, 0), 4)
-    assert res.converged and res.n_iter == 1 and res.change == 0.0
+    assert res.converged and res.n_iter == 1 and res.change == 0.0 and res.residual == 0.0
     assert res.values.shape == (4,) and res.vectors.shape == (300, 4)
 
 
-def test_subspace_iteration_converges_to_the_dense_answer():
+def test_krylov_converges_to_the_dense_answer():
     S = normalized_affinity(1200, 1)
     assert S.shape[0] > eigsolve.DENSE_EIGH_MAX  # exercise the iteration, not the dense path
     res = top_eigh(S, 4, seed=0)
-    assert res.converged and 1 < res.n_iter < eigsolve.MAX_ITER and res.change < eigsolve.TOL
+    assert res.converged and 1 <= res.n_iter < eigsolve.MAX_ITER and res.residual <= eigsolve.TOL
     ref = torch.linalg.eigvalsh(S.double()).flip(0)[:4]
-    assert torch.allclose(res.values.double(), ref, atol=1e-4)
+    assert torch.allclose(res.values.double(), ref, atol=1e-5)
+
+
+def test_krylov_resolves_a_clustered_spectrum():
+    # 40 eigenvalues 4e-5 apart, then a bulk: the top 30 and the top 49 (the cluster's end)
+    # are separated from what follows by ~4e-5 and ~1e-3.
+    S, lam = clustered_spectrum(1500, 0)
+    ref_vals, ref_vecs = torch.linalg.eigh(S.double())
+    ref_vals, ref_vecs = ref_vals.flip(0), ref_vecs.flip(1)
+    for k in (9, 30, 49):
+        res = top_eigh(S, k, seed=0)
+        assert res.converged and res.residual <= eigsolve.TOL
+        assert float((res.values.double() - ref_vals[:k]).abs().max()) < 1e-5
+        assert mean_principal_cosine(res.vectors, ref_vecs[:, :k]) >= 0.999
+        # Orthonormal columns, eigenvalues descending.
+        assert torch.allclose(res.vectors.T @ res.vectors, torch.eye(k), atol=1e-4)
+        assert bool((res.values[:-1] >= res.values[1:]).all())
+
+
+def test_residual_bounds_the_eigenvalue_error():
+    # For a symmetric matrix, each Ritz value lies within its residual norm of an eigenvalue.
+    S, _ = clustered_spectrum(1200, 1)
+    exact = torch.linalg.eigvalsh(S.double())
+    for tol, max_iter in ((1e-3, 100), (eigsolve.TOL, 100), (1e-12, 2)):
+        res = top_eigh(S, 20, seed=1, tol=tol, max_iter=max_iter)
+        A = res.vectors.double()
+        resid = (S.double() @ A - A * res.values.double()).norm(dim=0)
+        assert float(resid.max()) <= res.residual * float(res.values[0]) * 1.01 + 1e-6
+        dist = (res.values.double()[:, None] - exact[None, :]).abs().min(dim=1).values
+        assert bool((dist <= resid + 1e-6).all())
+
+
+def test_scaled_operator_equals_the_scaled_matrix():
+    W = normalized_affinity(1100, 2)
+    s = torch.rand(1100, generator=torch.Generator().manual_seed(3)) + 0.5
+    direct = top_eigh(s[:, None] * W * s[None, :], 6, seed=0)
+    via = top_eigh(W, 6, seed=0, scale=s)
+    assert torch.allclose(direct.values, via.values, atol=1e-5)
+    assert mean_principal_cosine(direct.vectors, via.vectors) > 0.99999
+
+
+def test_low_rank_matrix_still_gives_k_pairs():
+    # Rank 3: the Krylov basis becomes invariant after a few products and restarts from random
+    # directions; the other eigenvalues are 0.
+    gen = torch.Generator().manual_seed(4)
+    Z = torch.randn(1300, 3, generator=gen)
+    res = top_eigh(Z @ Z.T, 8, seed=0)
+    ref = torch.linalg.eigvalsh((Z @ Z.T).double()).flip(0)[:8]
+    assert res.values.shape == (8,) and res.vectors.shape == (1300, 8)
+    assert torch.allclose(res.values.double(), ref, atol=1e-3 * float(ref[0]))
+    assert torch.allclose(res.vectors.T @ res.vectors, torch.eye(8), atol=1e-4)
+
+
+def test_same_seed_same_bits_and_products_are_counted():
+    S, _ = clustered_spectrum(1100, 5)
+    a = top_eigh(S, 12, seed=3)
+    b = top_eigh(S, 12, seed=3)
+    assert torch.equal(a.values, b.values) and torch.equal(a.vectors, b.vectors)
+    assert a.products == b.products and a.products >= 12
+    other = top_eigh(S, 12, seed=4)
+    assert torch.allclose(other.values, a.values, atol=1e-5)
 
 
 def test_step_limit_reports_not_converged():
     S = normalized_affinity(1200, 1)
-    one = top_eigh(S, 4, max_iter=1)
+    # A residual tolerance float32 cannot reach: every run stops at its step limit.
+    one = top_eigh(S, 4, tol=1e-12, max_iter=1)
     assert not one.converged and one.n_iter == 1 and math.isinf(one.change)
-    two = top_eigh(S, 4, max_iter=2)
-    assert not two.converged and two.n_iter == 2 and eigsolve.TOL <= two.change < math.inf
+    assert 1e-12 < one.residual < 1e-3
+    two = top_eigh(S, 4, tol=1e-12, max_iter=2)
+    assert not two.converged and two.n_iter == 2 and 0.0 <= two.change < math.inf
 
 
-def test_ncut_warns_and_records_when_the_eigensolver_runs_out(planted_parts):
+def test_ncut_warns_and_records_when_the_eigensolver_runs_out(planted_parts, monkeypatch):
+    monkeypatch.setattr(eigsolve, "TOL", 1e-12)  # unreachable: the one-cycle budget runs out
+    monkeypatch.setattr("ncut_widget.engine.ncut.TOL", 1e-12)
     X = planted_parts[0][:1200]
     model = Ncut(n_eig=5, n_sample=1200, eig_max_iter=1)  # exact path, 1,200 > DENSE_EIGH_MAX
-    with pytest.warns(NcutConvergenceWarning, match=r"eig_max_iter=1 steps .*single step"):
+    with pytest.warns(NcutConvergenceWarning, match=r"eig_max_iter=1 cycles .*residuals .* up to \d\.\de-\d\d"):
         vecs, _ = model.fit_transform(X)
     assert model.converged_ is False and model.n_iter_ == 1
     assert vecs.shape == (1200, 5)  # still a result, flagged as unconverged
     nystrom = Ncut(n_eig=5, n_sample=1100, eig_max_iter=2)
-    with pytest.warns(NcutConvergenceWarning, match=r"eig_max_iter=2 steps .*moved by up to \d\.\de-\d\d"):
+    with pytest.warns(NcutConvergenceWarning, match=r"eig_max_iter=2 cycles"):
         nystrom.fit(planted_parts[0])
     assert nystrom.converged_ is False and nystrom.n_iter_ == 2
 

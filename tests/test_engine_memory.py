@@ -146,8 +146,8 @@ def test_exact_fit_refuses_before_allocating_and_its_advice_fits(X, monkeypatch)
     budget = exact_fit_bytes(1200, 16, 5)  # room for the exact path on 1,200 nodes, not 1,500
     monkeypatch.setenv("NCUT_WIDGET_MEMORY_BUDGET", str(budget))
     built = []
-    real = ncut_module._pairwise_symmetric
-    monkeypatch.setattr(ncut_module, "_pairwise_symmetric", lambda *a: built.append(1) or real(*a))
+    real = ncut_module.exact_affinity
+    monkeypatch.setattr(ncut_module, "exact_affinity", lambda *a, **kw: built.append(1) or real(*a, **kw))
     with pytest.raises(MemoryBudgetError) as err:
         Ncut(n_eig=5, n_sample=5000).fit(X)
     msg = str(err.value)
@@ -231,9 +231,9 @@ def tsne(n):
     return lambda: tsne_color(X, num_sample=10**9, device="cpu")
 
 cases = {
-    # 8 GB as on a machine with 16 GB free: pinned so the case is the same on every machine
-    # (half of a large server's memory would allow the 15 GB fit, and run it).
-    "exact_60000": ("8e9", ncut_exact(60_000)),
+    # 4 GB as on a machine with 8 GB free: pinned so the case is the same on every machine
+    # (half of a large server's memory would allow the 7.5 GB fit, and run it).
+    "exact_60000": ("4e9", ncut_exact(60_000)),
     # 10^6 nodes need a 4 TB dense matrix: refused whatever the detected budget is.
     "exact_1000000": (None, ncut_exact(1_000_000)),
     # t-SNE memory is linear (~2.5 KB per laid-out node): pinned low to refuse 300,000 nodes.
@@ -272,9 +272,9 @@ def test_60000_node_exact_fit_is_refused_fast_and_small(refusals):
     msg = res["msg"]
     assert msg is not None, "the 60,000-node exact fit was not refused"
     need = exact_fit_bytes(60_000, 4, 10)
-    largest = largest_fitting(lambda n: exact_fit_bytes(n, 4, 10), 8_000_000_000, 60_000)
+    largest = largest_fitting(lambda n: exact_fit_bytes(n, 4, 10), 4_000_000_000, 60_000)
     assert f"a dense 60000 x 60000 float32 affinity) needs {format_bytes(need)} on cpu" in msg
-    assert "memory budget of 8.0 GB (NCUT_WIDGET_MEMORY_BUDGET=8e9)" in msg
+    assert "memory budget of 4.0 GB (NCUT_WIDGET_MEMORY_BUDGET=4e9)" in msg
     assert f"The exact path fits up to {largest} nodes" in msg and "n_sample <= " in msg
     assert res["seconds"] < 5, res
     assert res["peak_rss"] < 2e9, res

@@ -5,8 +5,10 @@ the eigenvectors of S's largest eigenvalues are returned (the first is ~constant
 
 Two paths:
 
-* exact (``n_sample >= N``): every node is an anchor; the dense ``N x N`` S is built once in
-  float32 (2.6 GB at 25,600 nodes) and its top eigenpairs found by block subspace iteration.
+* exact (``n_sample >= N``): every node is an anchor; the dense ``N x N`` affinity is built
+  once in float32 and kept as its upper half (1.3 GB at 25,600 nodes, ``exact.py``), and the
+  top eigenpairs of ``D^-1/2 W D^-1/2`` are found by block Krylov iteration to a residual
+  tolerance (``eigsolve.py``).
 * Nystrom (``n_sample < N``): ``n_sample`` anchors by farthest point sampling. Each node is
   assigned to its nearest anchor, so anchor ``a`` stands for ``c_a`` nodes; the anchor graph is
   solved with those masses (which undoes FPS's bias against dense regions and keeps the
@@ -21,7 +23,6 @@ beyond it ``fit`` raises a ``MemoryBudgetError`` (a ``ValueError``) saying what 
 
 from __future__ import annotations
 
-import math
 import warnings
 from typing import Any
 
@@ -30,13 +31,19 @@ import torch
 from ..progress import ProgressFn, resolve_progress, scaled
 from . import affinity as aff
 from .checks import as_node_matrix, check_int, check_open_unit, resolve_device
-from .eigsolve import MAX_ITER, TOL, NcutConvergenceWarning, fix_signs, top_eigh, top_eigh_bytes
+from .eigsolve import (
+    DENSE_EIGH_MAX,
+    MAX_ITER,
+    TOL,
+    NcutConvergenceWarning,
+    fix_signs,
+    top_eigh,
+    top_eigh_bytes,
+)
+from .exact import build_bytes, exact_affinity
 from .memory import check_memory, largest_fitting
 from .propagate import check_scan_precision, nearest_anchors, scan_bytes, scan_dtype
 from .sampling import farthest_point_sampling
-
-# Rows per block when the exact path scans its N x N distance matrix for gamma.
-_SCAN_ROWS = 2048
 
 
 class Ncut:
@@ -196,25 +203,21 @@ class Ncut:
         return vecs, self.eigenvalues_.clone()
 
     # ------------------------------------------------------------------ internals
-    def _eigensolve(self, S: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Top ``n_eig`` eigenpairs of ``S``; records ``converged_``/``n_iter_``, warns if not converged."""
+    def _eigensolve(self, S: Any, scale: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Top ``n_eig`` eigenpairs of ``diag(scale) S diag(scale)``; records ``converged_``/``n_iter_``,
+        warns if not converged."""
         res = top_eigh(
             S, self.n_eig, seed=self.seed, tol=TOL, max_iter=self.eig_max_iter,
-            progress=scaled(self._report, "eigensolve"),
+            progress=scaled(self._report, "eigensolve"), scale=scale,
         )
         self._report("eigensolve", 1, 1)  # the iteration usually stops before its max_iter total
         self.converged_ = res.converged
         self.n_iter_ = res.n_iter
         if not res.converged:
-            how_far = (
-                "no change could be measured after a single step"
-                if math.isinf(res.change)
-                else f"its eigenvalues still moved by up to {res.change:.1e} in the last step"
-            )
             warnings.warn(
-                f"Ncut's eigensolver stopped at eig_max_iter={self.eig_max_iter} steps before "
-                f"converging: {how_far} (tolerance {TOL:.0e}). The eigenvectors may be "
-                f"inaccurate; raise eig_max_iter.",
+                f"Ncut's eigensolver stopped at eig_max_iter={self.eig_max_iter} cycles before "
+                f"converging: residuals |S v - lambda v| up to {res.residual:.1e} (tolerance "
+                f"{TOL:.0e}). The eigenvectors may be inaccurate; raise eig_max_iter.",
                 NcutConvergenceWarning,
                 stacklevel=4,
             )
@@ -265,20 +268,11 @@ class Ncut:
     def _fit_exact(self, P: torch.Tensor) -> None:
         n = P.shape[0]
         report = self._report
-        report("affinity", 0, 3)
+        report("affinity", 0, 1)
         gamma = self._solve_gamma(P, n)
-        D = _pairwise_symmetric(P, self.distance)
-        report("affinity", 1, 3)
-        if self.d_gamma is not None:
-            gamma = _refine_gamma(D, gamma, self.d_gamma)
-        W = aff.affinity_(D, gamma)  # in place: the only N x N matrix we hold
-        del D
-        deg = W.sum(dim=1)
+        W, gamma, deg = exact_affinity(P, self.distance, gamma, self.d_gamma, progress=scaled(report, "affinity"))
         mean_w = float(deg.double().sum()) / (n * n)
-        s = deg.rsqrt()
-        W.mul_(s.unsqueeze(1)).mul_(s.unsqueeze(0))
-        report("affinity", 3, 3)
-        vals, vecs = self._eigensolve(W)
+        vals, vecs = self._eigensolve(W, scale=deg.rsqrt())
         del W
         vecs = fix_signs(vecs).cpu()
         self.exact_ = True
@@ -384,10 +378,12 @@ def _gamma_bytes(n: int) -> int:
 
 
 def exact_fit_bytes(n: int, c: int, n_eig: int) -> int:
-    """Peak bytes of the exact path on ``n`` nodes of width ``c``: the dense ``n x n`` float32
-    affinity, one ``_SCAN_ROWS x n`` block beside it, the eigensolver's work buffers, the
-    prepared features and the gamma sample."""
-    return 4 * n * n + 4 * min(_SCAN_ROWS, n) * n + top_eigh_bytes(n, n_eig) + 4 * n * c + _gamma_bytes(n)
+    """Peak bytes of the exact path on ``n`` nodes of width ``c``: the float32 affinity's upper
+    half and the build's scratch block (``exact.build_bytes``), the eigensolver's work buffers
+    (or the dense copy ``top_eigh`` makes for ``n <= DENSE_EIGH_MAX``), the prepared features
+    and the gamma sample."""
+    eig = top_eigh_bytes(n, n_eig) + (4 * n * n if n <= DENSE_EIGH_MAX else 0)
+    return build_bytes(n) + eig + 4 * n * c + _gamma_bytes(n)
 
 
 def nystrom_fit_bytes(
@@ -397,40 +393,6 @@ def nystrom_fit_bytes(
     anchor graph with its eigensolver buffers, plus what grows linearly with ``n``."""
     quadratic = max(scan_bytes(min(chunk_size, n), m, c, scan), 4 * m * m + top_eigh_bytes(m, n_eig))
     return quadratic + n * (4 * c + 12 * n_neighbors + 4 * n_eig) + _gamma_bytes(n)
-
-
-def _pairwise_symmetric(P: torch.Tensor, distance: str) -> torch.Tensor:
-    """``(N, N)`` distances with a zero diagonal, computing only blocks on or above the diagonal
-    and mirroring them (half the matmul work of one ``P @ P.T``)."""
-    n = P.shape[0]
-    D = torch.empty((n, n), dtype=torch.float32, device=P.device)
-    sq = aff.sq_norms(P, distance)
-    for i in range(0, n, _SCAN_ROWS):
-        rows = slice(i, i + _SCAN_ROWS)
-        block = aff.distances(P[rows], P[i:], distance, *((sq[rows], sq[i:]) if sq is not None else ()))
-        D[rows, i:] = block
-        D[i + _SCAN_ROWS :, rows] = block[:, _SCAN_ROWS:].T
-    D.fill_diagonal_(0.0)
-    return D
-
-
-def _refine_gamma(D: torch.Tensor, gamma: float, d_gamma: float, *, tol: float = 1e-6) -> float:
-    """One Newton step in log(gamma) on ALL pairs of ``D`` (N x N, diagonal 0): mean(W) = d_gamma.
-
-    The sample-based gamma is within ~1e-3 of the target in mean affinity, so one step lands
-    within ~1e-6 (Newton is quadratic); one blockwise pass, no second N x N buffer.
-    """
-    n = D.shape[0]
-    total = slope = 0.0
-    for start in range(0, n, _SCAN_ROWS):
-        block = D[start : start + _SCAN_ROWS]
-        w = torch.exp(block * (-1.0 / gamma))
-        total += float(w.sum(dim=1).double().sum())
-        slope += float((w.mul_(block)).sum(dim=1).double().sum()) / gamma  # d mean / d log(gamma)
-    mean, slope = total / (n * n), slope / (n * n)
-    if abs(mean - d_gamma) < tol or slope <= 0:
-        return gamma
-    return gamma * math.exp((d_gamma - mean) / slope)
 
 
 def _mean_affinity_estimate(P: torch.Tensor, gamma: float, model: Ncut) -> float:

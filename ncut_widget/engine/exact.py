@@ -1,0 +1,148 @@
+"""The exact path's graph: every pair's affinity, stored once (the upper half), in two passes.
+
+``W`` is symmetric, so only its row blocks right of the diagonal are computed and kept
+(:class:`UpperBlocks`): half the pairwise matrix products, half the exponentials and half the
+memory of a dense ``N x N`` (1.3 GB instead of 2.6 GB at 25,600 nodes). The eigensolver
+multiplies by ``W`` straight from those blocks (:meth:`UpperBlocks.rmatmul`), and the degree
+normalisation ``D^-1/2 W D^-1/2`` is applied to the thin blocks it multiplies, never to ``W``.
+
+Pass 1 computes the distances block by block and, while each block is in cache, the two sums
+of the Newton step that moves ``gamma`` from its sample estimate to the all-pairs target mean
+affinity. Pass 2 turns the stored distances into affinities in place and sums the degrees.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+
+from . import affinity as aff
+
+# Rows per block. 512 x 25,600 float32 (52 MB) blocks keep each matrix product large enough to
+# run at full speed and the per-block Python overhead (~100 blocks per product) negligible.
+BLOCK_ROWS = 512
+
+
+class UpperBlocks:
+    """A symmetric ``n x n`` float32 matrix stored as its row blocks from the diagonal rightwards.
+
+    Block ``b`` holds rows ``starts[b] : starts[b] + rows_b`` and columns ``starts[b] : n``: its
+    left square is the (full, symmetric) diagonal block, the rest lies above the diagonal and
+    stands for its mirror image below it as well.
+    """
+
+    def __init__(self, blocks: list[torch.Tensor], starts: list[int], n: int) -> None:
+        self.blocks = blocks
+        self.starts = starts
+        self.shape = (n, n)
+        self.dtype = blocks[0].dtype
+        self.device = blocks[0].device
+
+    def rmatmul(self, Bt: torch.Tensor) -> torch.Tensor:
+        """``Bt @ W`` for ``Bt`` ``(b, n)`` (equal to ``(W @ Bt.T).T``: ``W`` is symmetric)."""
+        out = torch.zeros((Bt.shape[0], self.shape[0]), dtype=Bt.dtype, device=Bt.device)
+        for start, U in zip(self.starts, self.blocks, strict=True):
+            r = U.shape[0]
+            # This block's rows feed every column from `start` on...
+            out[:, start:].addmm_(Bt[:, start : start + r], U)
+            # ...and, as the mirror image of its part right of the diagonal block, the block's
+            # own columns receive from every row below it.
+            if start + r < self.shape[0]:
+                out[:, start : start + r].addmm_(Bt[:, start + r :], U[:, r:].T)
+        return out
+
+    def to_dense(self) -> torch.Tensor:
+        """The full ``n x n`` matrix (for small ``n`` only)."""
+        n = self.shape[0]
+        W = torch.empty((n, n), dtype=self.dtype, device=self.device)
+        for start, U in zip(self.starts, self.blocks, strict=True):
+            r = U.shape[0]
+            W[start : start + r, start:] = U
+            W[start + r :, start : start + r] = U[:, r:].T
+        return W
+
+
+def upper_bytes(n: int, rows: int = BLOCK_ROWS) -> int:
+    """Bytes of an :class:`UpperBlocks` of size ``n``: the upper half and the diagonal blocks."""
+    r = min(rows, n)
+    return 4 * (n * (n + r) // 2 + r * r)
+
+
+def build_bytes(n: int, rows: int = BLOCK_ROWS) -> int:
+    """Peak bytes of :func:`exact_affinity` beyond the features: the stored half and one
+    block-sized scratch for the exponentials of pass 1."""
+    return upper_bytes(n, rows) + 4 * min(rows, n) * n
+
+
+@torch.no_grad()
+def exact_affinity(
+    P: torch.Tensor,
+    distance: str,
+    gamma: float,
+    d_gamma: float | None,
+    *,
+    rows: int = BLOCK_ROWS,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[UpperBlocks, float, torch.Tensor]:
+    """Affinities ``exp(-dist / gamma)`` between all rows of the prepared features ``P``.
+
+    Args:
+        P: ``(N, C)`` prepared features (``affinity.prepare``), on the compute device.
+        distance: ``"cosine"`` or ``"euclidean"``.
+        gamma: the starting gamma (from a sample of pairs).
+        d_gamma: target mean affinity over all ``N^2`` ordered pairs (self-pairs included), or
+            ``None`` to keep ``gamma``. One Newton step in ``log(gamma)`` on all pairs, from the
+            sample estimate (within ~1e-3 in mean affinity), lands within ~1e-6.
+        rows: rows per block.
+        progress: ``progress(done, total)`` over the two passes' blocks.
+
+    Returns:
+        ``(W, gamma, degree)``: the affinities as :class:`UpperBlocks`, the gamma used and the
+        ``(N,)`` float32 row sums of ``W``.
+    """
+    n = P.shape[0]
+    sq = aff.sq_norms(P, distance)
+    starts = list(range(0, n, rows))
+    total_steps = 2 * len(starts)
+    blocks: list[torch.Tensor] = []
+    scratch = torch.empty(min(rows, n) * n, dtype=torch.float32, device=P.device) if d_gamma is not None else None
+    total = slope = 0.0
+    inv = -1.0 / gamma
+    for step, start in enumerate(starts):
+        r = min(rows, n - start)
+        sl = slice(start, start + r)
+        U = aff.distances(P[sl], P[start:], distance, *((sq[sl], sq[start:]) if sq is not None else ()))
+        U[:, :r].fill_diagonal_(0.0)
+        blocks.append(U)
+        if scratch is not None:
+            # Sum over the block and its mirror image: the diagonal square counts once.
+            e = torch.mul(U, inv, out=scratch[: U.numel()].view_as(U)).exp_()
+            total += _twice_off_diagonal(e.sum(dim=1), e[:, :r].sum(dim=1))
+            e.mul_(U)
+            slope += _twice_off_diagonal(e.sum(dim=1), e[:, :r].sum(dim=1))
+        if progress is not None:
+            progress(step + 1, total_steps)
+    del scratch
+    if d_gamma is not None:
+        mean = total / (n * n)
+        dmean = slope / gamma / (n * n)  # d mean / d log(gamma)
+        if dmean > 0 and abs(mean - d_gamma) >= 1e-7:
+            gamma = gamma * math.exp((d_gamma - mean) / dmean)
+    inv = -1.0 / gamma
+    degree = torch.zeros(n, dtype=torch.float32, device=P.device)
+    for step, (start, U) in enumerate(zip(starts, blocks, strict=True)):
+        r = U.shape[0]
+        U.mul_(inv).exp_()
+        degree[start : start + r] += U.sum(dim=1)
+        if start + r < n:
+            degree[start + r :] += U[:, r:].sum(dim=0)
+        if progress is not None:
+            progress(len(starts) + step + 1, total_steps)
+    return UpperBlocks(blocks, starts, n), gamma, degree
+
+
+def _twice_off_diagonal(row_sums: torch.Tensor, square_sums: torch.Tensor) -> float:
+    """Sum of a block with its mirror image: everything twice, the diagonal square once."""
+    return 2.0 * float(row_sums.double().sum()) - float(square_sums.double().sum())
