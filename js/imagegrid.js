@@ -264,6 +264,14 @@ export function createImageGrid(store, container) {
     }
   }
 
+  /** A cell built since the observer last reported: its layout now, if it has one. */
+  function measure(cell) {
+    const dpr = window.devicePixelRatio || 1;
+    const w = Math.round(cell.canvas.clientWidth * dpr);
+    const h = Math.round(cell.canvas.clientHeight * dpr);
+    if (w > 0 && h > 0) Object.assign(cell, { w, h });
+  }
+
   function requestDraw() {
     if (!frame) frame = requestAnimationFrame(draw);
   }
@@ -275,8 +283,9 @@ export function createImageGrid(store, container) {
     const dim = dimParams(parseCssRgb(getComputedStyle(container).backgroundColor));
     const finest = finestResolution(meta);
     for (const cell of cells) {
+      if (!cell.w) measure(cell);
       const { canvas, res, image, w: cw, h: ch } = cell;
-      if (!cw || !ch) continue; // not laid out yet: the observer draws it once it is
+      if (!cw || !ch) continue; // not laid out (hidden): the observer draws it once it is
       if (canvas.width !== cw || canvas.height !== ch) {
         canvas.width = cw;
         canvas.height = ch;
