@@ -165,6 +165,9 @@ def test_cli_fit_200_images_on_the_cluster(client, tmp_path, capsys):
     assert np.isfinite(res.X_3d).all() and 0 <= res.rgb.min() and res.rgb.max() <= 1
 
 
+# The scheduler's HTTP routes listen on 127.0.0.1:8787, or on a free port when the module's
+# cluster already holds it: expected here, not a problem.
+@pytest.mark.filterwarnings("ignore:Port 8787 is already in use")
 def test_cli_fit_starts_its_own_loopback_cluster(tmp_path, capsys):
     folder = tmp_path / "images"
     make_images(folder, 6)
