@@ -139,9 +139,9 @@ def test_results_from_zarr_reads_a_subset(folder, store):
     assert np.array_equal(res.X_3d, z.read("X_3d")[rows]) and np.array_equal(res.rgb, z.read("rgb")[rows])
     from ncut_widget import NcutWidget
 
-    widget = NcutWidget()
-    widget.set_results(res)  # what NcutWidget.from_zarr does
+    widget = NcutWidget.from_zarr(store, images=[4, 5, 6, 10])
     assert widget.meta["n_nodes"] == 80
+    np.testing.assert_array_equal(widget.results.eigvecs, res.eigvecs)
     by_name = results_from_zarr(store, images=["img_010", "img_004"])
     assert by_name.layout.image_names == ["img_010", "img_004"]
     assert results_from_zarr(store, images=slice(0, 12, 4)).layout.image_names == ["img_000", "img_004", "img_008"]

@@ -148,6 +148,8 @@ class Ncut:
 
         Both float32 CPU tensors; the eigenvalues are the fit's (a copy of ``eigenvalues_``), so
         ``vecs, vals = model.transform(X)`` unpacks like ``fit_transform`` (and the seed library).
+        A row-chunked ``dask.array`` gives lazy eigenvectors with the same row chunks (see
+        ``docs/scale-out.md``; needs ``ncut-widget[dask]``).
         Each row depends only on that row and the fit. Nystrom path: the affinity-weighted mean
         of the anchor values of its ``n_neighbors`` nearest anchors (exactly what ``fit_transform``
         gives the fitted nodes). Exact path: the Nystrom formula over all fitted nodes,
@@ -156,6 +158,10 @@ class Ncut:
         """
         if not hasattr(self, "eigenvalues_"):
             raise ValueError("this Ncut is not fitted yet: call fit(X) or fit_transform(X) first")
+        if type(X).__module__.startswith("dask."):  # a dask.array: lazy, one task per row chunk
+            from ..scale.blocks import transform as transform_dask  # needs ncut-widget[dask]
+
+            return transform_dask(self, X)
         X = as_node_matrix(X, "X")
         if X.shape[1] != self.n_features_in_:
             raise ValueError(

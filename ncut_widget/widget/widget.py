@@ -164,6 +164,28 @@ class NcutWidget(anywidget.AnyWidget):
         widget.set_results(results)
         return widget
 
+    @classmethod
+    def from_zarr(
+        cls, path: str | Path, images: Any = None, image_root: str | Path | None = None, **traits: Any
+    ) -> NcutWidget:
+        """Browse some images of an ``ncut-widget fit`` Zarr store, reading only their rows and files.
+
+        Args:
+            path: the store ``ncut-widget fit`` wrote.
+            images: which images (indices, a range or slice, or names); ``None`` for all.
+            image_root: where the image files are now, when they moved since the fit.
+
+        Needs ``ncut-widget[dask]`` (zarr). See ``docs/scale-out.md``.
+        """
+        from ..scale.zarr_io import results_from_zarr
+
+        results = results_from_zarr(path, images=images, image_root=image_root)
+        cells.close_earlier_run()
+        widget = cls(**traits)
+        cells.remember(widget)
+        widget.set_results(results)
+        return widget
+
     def set_results(self, results: Results) -> None:
         """Encode ``results`` and send them to every view (replacing what was shown); marks the job done.
 
