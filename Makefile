@@ -54,8 +54,11 @@ demo: setup
 
 test: setup browser-deps lint-only test-js test-py
 
+# Two processes: Playwright's sync API keeps an asyncio loop "running" on the main thread for the
+# rest of its session, which would change how explore() jobs deliver their updates to later tests.
 test-py:
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest --ignore=tests/browser $(PYTEST_ARGS)
+	$(PY) -m pytest tests/browser $(PYTEST_ARGS)
 
 test-js:
 	npm test
