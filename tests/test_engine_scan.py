@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ncut_widget.engine import propagate
+from ncut_widget.engine import nystrom, propagate
 from ncut_widget.engine.memory import MemoryBudgetError
 from ncut_widget.engine.ncut import Ncut
 from ncut_widget.engine.propagate import knn_propagate, nearest_anchors, scan_dtype
@@ -87,7 +87,7 @@ def test_ncut_argument_wins_over_the_env(monkeypatch):
         seen.append(out)
         return out
 
-    monkeypatch.setattr(propagate, "scan_dtype", spy)
+    monkeypatch.setattr(nystrom, "scan_dtype", spy)  # the extension's node-to-anchor scores
     monkeypatch.setenv("NCUT_WIDGET_SCAN", "float32")
     X = torch.randn(300, 8, generator=torch.Generator().manual_seed(0))
     Ncut(n_eig=3, n_sample=50, scan_precision="bfloat16").fit(X)

@@ -9,12 +9,12 @@ Two paths:
   once in float32 and kept as its upper half (1.3 GB at 25,600 nodes, ``exact.py``), and the
   top eigenpairs of ``D^-1/2 W D^-1/2`` are found by block Krylov iteration to a residual
   tolerance (``eigsolve.py``).
-* Nystrom (``n_sample < N``): ``n_sample`` anchors by farthest point sampling. Each node is
-  assigned to its nearest anchor, so anchor ``a`` stands for ``c_a`` nodes; the anchor graph is
-  solved with those masses (which undoes FPS's bias against dense regions and keeps the
-  eigenvalues those of the whole graph), then every node gets the affinity-weighted mean of the
-  values of its ``n_neighbors`` nearest anchors. Memory is ``O(N * (C + n_neighbors) +
-  chunk_size * n_sample + n_sample^2)``: never ``N x N``.
+* Nystrom (``n_sample < N``): ``n_sample`` anchors by farthest point sampling. Each node joins
+  the cell of its nearest anchor (searched in the anchors' top 64 principal directions), so
+  anchor ``a`` stands for ``c_a`` nodes; the cell-aggregated anchor graph is solved (which undoes
+  FPS's bias against dense regions and keeps the eigenvalues those of the whole graph), then
+  every node's values come from Nystrom's formula over all anchors (``nystrom.py``). Memory is
+  ``O(N * (C + 64 + n_eig) + chunk_size * n_sample + n_sample^2)``: never ``N x N``.
 
 Before either path allocates its quadratic buffers, their size is checked against the memory
 budget (``memory.py``: half of what the device has available, or ``NCUT_WIDGET_MEMORY_BUDGET``);
@@ -30,6 +30,7 @@ import torch
 
 from ..progress import ProgressFn, resolve_progress, scaled
 from . import affinity as aff
+from . import nystrom as nys
 from .checks import as_node_matrix, check_int, check_open_unit, resolve_device
 from .eigsolve import (
     DENSE_EIGH_MAX,
@@ -42,7 +43,7 @@ from .eigsolve import (
 )
 from .exact import build_bytes, exact_affinity
 from .memory import check_memory, largest_fitting
-from .propagate import check_scan_precision, nearest_anchors, scan_bytes, scan_dtype
+from .propagate import check_scan_precision
 from .sampling import farthest_point_sampling
 
 
@@ -56,7 +57,10 @@ class Ncut:
             parts' 9-D eigen-subspace matches the exact one to 0.998 mean principal cosine from
             1,024 anchors up (4,096 gains nothing), and 2,048 leaves margin for richer images.
             Must exceed ``n_eig``.
-        n_neighbors: nearest anchors each node averages over (Nystrom path and ``transform``).
+        n_neighbors: accepted so the tutorial's ``Ncut(..., n_neighbors=10, ...)`` runs unchanged;
+            it has no effect: the Nystrom extension weighs every anchor by its affinity, which
+            matched the exact eigenvectors better than any nearest-anchors average did
+            (``nystrom.py``). A value other than 10 warns.
         d_gamma: target mean affinity of the graph in (0, 1); smaller = sharper graph. Gamma is
             solved (bisection-bracketed Newton) on 1,024 seeded-uniform nodes' pairs (then refined by Newton on
             all pairs in the exact path). ``None`` sets gamma to the median pairwise distance
@@ -72,19 +76,20 @@ class Ncut:
             ``progress(stage: str, done: int, total: int)``.
         chunk_size: query rows per block when measuring distances to anchors; peak extra memory
             is about ``chunk_size * n_sample * 8`` bytes.
-        eig_max_iter: step limit of the eigensolver's subspace iteration (graphs above 1,000
-            nodes or anchors); it usually converges in under 20. Running out of steps sets
+        eig_max_iter: restart cycles allowed to the eigensolver's block Krylov iteration (graphs
+            above 1,000 nodes or anchors); it usually converges in 1-3. Running out sets
             ``converged_`` to ``False`` and warns with :class:`NcutConvergenceWarning`.
-        scan_precision: dtype of the node-to-anchor distance scan: ``"float32"``,
-            ``"bfloat16"`` (faster on GPUs and AMX CPUs, re-ranked in float32; emulated and slow
+        scan_precision: dtype of the node-to-anchor score products of the Nystrom extension:
+            ``"float32"``, ``"bfloat16"`` (faster on GPUs and AMX CPUs; emulated and slow
             elsewhere), ``"auto"`` (bfloat16 where fast) or ``None`` (the ``NCUT_WIDGET_SCAN``
-            environment variable, read at each fit/transform, else ``"auto"``).
+            environment variable, read at each fit/transform, else ``"auto"``). Each node's own
+            anchor and its distance to it are always found in float32.
 
     Fitted attributes: ``eigenvalues_`` (n_eig,) float32 descending, ``gamma_`` (float),
     ``d_gamma_`` (float, mean affinity aimed at / reached), ``exact_`` (bool),
     ``anchor_indices_`` (m,) int64 rows of the fitted X, ``anchor_mass_`` (m,) float32 nodes per
     anchor, ``anchor_eigvecs_`` (m, n_eig) float32, ``converged_`` (bool, the eigensolver met its
-    tolerance), ``n_iter_`` (int, eigensolver steps), ``n_features_in_`` (int), ``n_nodes_`` (int).
+    tolerance), ``n_iter_`` (int, eigensolver cycles), ``n_features_in_`` (int), ``n_nodes_`` (int).
 
     Raises (from ``fit``): ``MemoryBudgetError`` (a ``ValueError``) when the chosen path would
     not fit in the memory budget, naming the largest exact ``N`` / ``n_sample`` that would.
@@ -109,6 +114,13 @@ class Ncut:
         if self.n_sample <= self.n_eig:
             raise ValueError(f"n_sample ({self.n_sample}) must be larger than n_eig ({self.n_eig})")
         self.n_neighbors = check_int(n_neighbors, "n_neighbors", minimum=1)
+        if self.n_neighbors != 10:
+            warnings.warn(
+                f"n_neighbors={self.n_neighbors} has no effect: the Nystrom extension weighs every "
+                "anchor (ncut_widget.engine.nystrom); the argument is kept for compatibility.",
+                UserWarning,
+                stacklevel=2,
+            )
         self.d_gamma = None if d_gamma is None else check_open_unit(d_gamma, "d_gamma")
         self.distance = aff.check_distance(distance)
         self.device = resolve_device(device)
@@ -150,9 +162,9 @@ class Ncut:
         ``vecs, vals = model.transform(X)`` unpacks like ``fit_transform`` (and the seed library).
         A row-chunked ``dask.array`` gives lazy eigenvectors with the same row chunks (see
         ``docs/scale-out.md``; needs ``ncut-widget[dask]``).
-        Each row depends only on that row and the fit. Nystrom path: the affinity-weighted mean
-        of the anchor values of its ``n_neighbors`` nearest anchors (exactly what ``fit_transform``
-        gives the fitted nodes). Exact path: the Nystrom formula over all fitted nodes,
+        Each row depends only on that row and the fit. Nystrom path: Nystrom's formula over the
+        anchors' cells (``nystrom.py``; exactly what ``fit_transform`` gives the fitted nodes; a
+        row identical to an anchor gets that anchor's values). Exact path: the Nystrom formula over all fitted nodes,
         ``v(x) = sum_j w(x, j) u_j / (lambda sqrt(d(x) d_j))``, which gives a fitted node back its
         own eigenvector entries.
         """
@@ -172,17 +184,7 @@ class Ncut:
             Q = Q - self._center.to(Q.device)
         if self.exact_:
             return self._nystrom_formula(Q), self.eigenvalues_.clone()
-        dist, idx = nearest_anchors(
-            self._anchor_feats,
-            Q,
-            self.n_neighbors,
-            distance=self.distance,
-            precision=self.scan_precision,
-            chunk_size=self.chunk_size,
-            device=self.device,
-            progress=scaled(self._report, "extend to nodes"),
-        )
-        return self._weighted_mean(dist, idx), self.eigenvalues_.clone()
+        return self._extend(Q, None), self.eigenvalues_.clone()
 
     def fit_transform(self, X: Any) -> tuple[torch.Tensor, torch.Tensor]:
         """Fit on ``X`` ``(N, C)`` and return ``(eigenvectors (N, n_eig), eigenvalues (n_eig,))``.
@@ -240,10 +242,9 @@ class Ncut:
                 advice=lambda budget: self._fit_advice(n, c, budget),
             )
             return
-        dtype = scan_dtype(self.device, self.scan_precision)
         m = self.n_sample
         check_memory(
-            nystrom_fit_bytes(n, c, k, m, self.n_neighbors, self.chunk_size, dtype),
+            nystrom_fit_bytes(n, c, k, m, self.chunk_size),
             self.device,
             what=f"the Nystrom path ({m} anchors: a dense {m} x {m} anchor graph, {min(self.chunk_size, n)} x {m} scan blocks)",
             advice=lambda budget: self._fit_advice(n, c, budget),
@@ -253,10 +254,7 @@ class Ncut:
         """What fits in ``budget`` for ``n`` nodes of width ``c``: the largest exact N and n_sample."""
         k = self.n_eig
         exact_max = largest_fitting(lambda size: exact_fit_bytes(size, c, k), budget, n)
-        dtype = scan_dtype(self.device, self.scan_precision)
-        m_max = largest_fitting(
-            lambda m: nystrom_fit_bytes(n, c, k, m, self.n_neighbors, self.chunk_size, dtype), budget, n - 1
-        )
+        m_max = largest_fitting(lambda m: nystrom_fit_bytes(n, c, k, m, self.chunk_size), budget, n - 1)
         exact = f"The exact path fits up to {exact_max} nodes in this budget"
         if m_max <= k:
             return (
@@ -299,52 +297,55 @@ class Ncut:
         anchors = farthest_point_sampling(P, m, seed=self.seed, device=self.device)
         Pa = P[anchors.to(P.device)]
         gamma = self._solve_gamma(P, n)
+        red = nys.fit_reduction(Pa, self.distance, self.seed)
         report("sample anchors", 1, 1)
-        dist, idx = nearest_anchors(
-            Pa,
-            P,
-            self.n_neighbors,
-            distance=self.distance,
-            precision=self.scan_precision,
-            chunk_size=self.chunk_size,
-            device=self.device,
-            progress=scaled(report, "nearest anchors"),
+        own = nys.own_anchors(
+            red, P, chunk_size=self.chunk_size, device=self.device, progress=scaled(report, "nearest anchors")
         )
-        # Each anchor stands for the nodes whose nearest anchor it is (itself at least).
-        mass = torch.bincount(idx[:, 0], minlength=m).clamp_min_(1).to(self.device, torch.float32)
+        own[0][anchors] = torch.arange(m, device=own[0].device)  # each anchor is in its own cell
+        own[1][anchors] = 0.0
         report("anchor graph", 0, 1)
         W = aff.affinity_(aff.distances(Pa, Pa, self.distance), gamma)
-        deg = W @ mass  # degree in the whole graph: anchor b counts as mass[b] nodes
-        scale = (mass / deg).sqrt_()
-        W.mul_(scale.unsqueeze(1)).mul_(scale.unsqueeze(0))
+        K, mass = nys.cell_graph(W, own[0], own[1], anchors, gamma)
+        cell_degree = K.sum(dim=1)
         report("anchor graph", 1, 1)
-        vals, G = self._eigensolve(W)
-        del W
-        # G is an eigenvector of the mass-weighted graph; per-node values are G / sqrt(mass),
-        # so the column's norm over all N nodes (sum of mass * value^2) is 1.
-        F = G / mass.sqrt().unsqueeze(1)
-        F = fix_signs(F, mass).cpu()
+        vals, G = self._eigensolve(K, scale=cell_degree.rsqrt())
+        del K, W
+        # G is an eigenvector of the cell graph; per-node values are G / sqrt(mass), so the
+        # column's norm over all N nodes (sum of mass * value^2) is 1.
+        F = fix_signs(G / mass.sqrt().unsqueeze(1), mass)
         self.exact_ = False
         self.gamma_ = gamma
         self.d_gamma_ = self.d_gamma if self.d_gamma is not None else _mean_affinity_estimate(P, gamma, self)
         self.eigenvalues_ = vals.cpu()
         self.anchor_indices_ = anchors
         self.anchor_mass_ = mass.cpu()
-        self.anchor_eigvecs_ = F
-        self._anchor_feats = Pa
-        self._fit_eigvecs = self._weighted_mean(dist, idx)
+        self.anchor_eigvecs_ = F.cpu()
+        self._cell_degree = cell_degree
+        # What the extension needs (a fitted model pickles with these, see scale.portable_ncut):
+        # the subspace's coordinates and residuals are recomputed from them in ~1 ms.
+        self._scan_center, self._scan_basis, self._scan_anchors = red.center, red.basis, red.anchors
+        self._fit_eigvecs = self._extend(P, own)
 
-    def _weighted_mean(self, dist: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-        # exp(-(d - d_min)/gamma): the per-row shift cancels in the normalization and keeps
-        # far-away queries from underflowing to 0/0.
-        w = torch.exp((dist - dist[:, :1]) * (-1.0 / self.gamma_))
-        w = w / w.sum(dim=1, keepdim=True)
-        out = torch.empty((idx.shape[0], self.n_eig), dtype=torch.float32)
-        F = self.anchor_eigvecs_
-        for start in range(0, idx.shape[0], self.chunk_size):
-            sl = slice(start, start + self.chunk_size)
-            out[sl] = torch.einsum("nk,nkd->nd", w[sl], F[idx[sl]])
-        return out
+    def _extend(self, Q: torch.Tensor, own: tuple[torch.Tensor, ...] | None) -> torch.Tensor:
+        """Nystrom-path values of prepared rows ``Q`` (``nystrom.extend``)."""
+        dev = self.device
+        basis = None if self._scan_basis is None else self._scan_basis.to(dev)
+        red = nys.reduction(self._scan_center.to(dev), basis, self._scan_anchors.to(dev), self.distance)
+        return nys.extend(
+            red,
+            Q,
+            anchor_values=self.anchor_eigvecs_,
+            mass=self.anchor_mass_.to(dev),
+            cell_degree=self._cell_degree.to(dev),
+            eigenvalues=self.eigenvalues_,
+            gamma=self.gamma_,
+            chunk_size=self.chunk_size,
+            device=dev,
+            precision=self.scan_precision,
+            own=own,
+            progress=scaled(self._report, "extend to nodes"),
+        )
 
     def _nystrom_formula(self, Q: torch.Tensor) -> torch.Tensor:
         n_fit = self._anchor_feats.shape[0]
@@ -392,13 +393,13 @@ def exact_fit_bytes(n: int, c: int, n_eig: int) -> int:
     return build_bytes(n) + eig + 4 * n * c + _gamma_bytes(n)
 
 
-def nystrom_fit_bytes(
-    n: int, c: int, n_eig: int, m: int, n_neighbors: int, chunk_size: int, scan: torch.dtype
-) -> int:
-    """Peak bytes of the Nystrom path: the larger of the scan block and the dense ``m x m``
-    anchor graph with its eigensolver buffers, plus what grows linearly with ``n``."""
-    quadratic = max(scan_bytes(min(chunk_size, n), m, c, scan), 4 * m * m + top_eigh_bytes(m, n_eig))
-    return quadratic + n * (4 * c + 12 * n_neighbors + 4 * n_eig) + _gamma_bytes(n)
+def nystrom_fit_bytes(n: int, c: int, n_eig: int, m: int, chunk_size: int) -> int:
+    """Peak bytes of the Nystrom path: the larger of a scan block and the dense ``m x m`` anchor
+    graph with its eigensolver buffers, plus what grows linearly with ``n`` (the prepared
+    features, each node's subspace coordinates, cell and distance, and the result)."""
+    d = min(c, nys.SCAN_DIMS)
+    quadratic = max(nys.scan_bytes(min(chunk_size, n), m, c, d), 8 * m * m + top_eigh_bytes(m, n_eig))
+    return quadratic + n * (4 * c + 4 * d + 16 + 4 * n_eig) + _gamma_bytes(n)
 
 
 def _mean_affinity_estimate(P: torch.Tensor, gamma: float, model: Ncut) -> float:

@@ -1,0 +1,166 @@
+"""The Nystrom path's approximations, each against a dense solve: cells found in the principal
+subspace, the corrected cell graph, and Nystrom's formula with subspace affinities (float32 and
+bfloat16 scores)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ncut_widget.engine import affinity as aff
+from ncut_widget.engine import nystrom as nys
+from ncut_widget.engine.memory import MemoryBudgetError
+from ncut_widget.engine.ncut import Ncut
+from ncut_widget.engine.synthetic import planted_patch_features
+
+PATHS = ["float32", "bfloat16"]
+
+
+def mean_principal_cosine(A: torch.Tensor, B: torch.Tensor) -> float:
+    qa = torch.linalg.qr(A.double()).Q
+    qb = torch.linalg.qr(B.double()).Q
+    return float(torch.linalg.svdvals(qa.T @ qb).mean())
+
+
+def dense_solve(X: torch.Tensor, gamma: float, distance: str = "cosine") -> tuple[torch.Tensor, torch.Tensor]:
+    """Float64 eigendecomposition of the whole graph, descending."""
+    X = X.double()
+    if distance == "cosine":
+        Xn = F.normalize(X, dim=1)
+        D = (1 - Xn @ Xn.T).clamp_min(0)
+    else:
+        D = torch.cdist(X, X).pow(2)
+    W = torch.exp(-D.fill_diagonal_(0) / gamma)
+    s = W.sum(dim=1).rsqrt()
+    vals, vecs = torch.linalg.eigh(s[:, None] * W * s[None, :])
+    return vals.flip(0), vecs.flip(1)
+
+
+@pytest.fixture(scope="module")
+def seed_shaped():
+    """8 seed-shaped images at 16 x 16 (2,048 nodes x 768 dims): 9 planted parts, then 16
+    per-image eigenvalues (each image's smooth 'lighting' field), then the noise bulk."""
+    X, _ = planted_patch_features(n_images=8, grids=(16,), dim=768, seed=0)
+    gamma = Ncut(n_eig=25, n_sample=512).fit(X).gamma_  # every model below solves this gamma
+    vals, vecs = dense_solve(X, gamma)
+    return X, vals, vecs
+
+
+@pytest.mark.parametrize("precision", PATHS)
+def test_nystrom_matches_the_dense_solve(seed_shaped, precision):
+    X, ref_vals, ref_vecs = seed_shaped
+    model = Ncut(n_eig=25, n_sample=512, scan_precision=precision)
+    vecs, vals = model.fit_transform(X)
+    assert mean_principal_cosine(vecs[:, :9], ref_vecs[:, :9]) >= 0.999
+    # The 16 per-image eigenvalues sit 5e-5 apart: their span, not their order, is resolvable.
+    assert mean_principal_cosine(vecs[:, :25], ref_vecs[:, :25]) >= 0.88
+    assert float((vals[:9].double() - ref_vals[:9]).abs().max()) < 3e-3
+    assert float((vals[9:25].double() - ref_vals[9:25]).abs().max()) < 1e-3
+
+
+def test_cell_correction_keeps_small_eigenvalues_those_of_the_graph(seed_shaped):
+    # The same cells and anchors with every pair inside a cell at affinity 1 (the uncorrected
+    # rule) inflate the small eigenvalues several-fold; the correction brings them back.
+    X, ref_vals, _ = seed_shaped
+    model = Ncut(n_eig=25, n_sample=512).fit(X)
+    P = aff.prepare(X, "cosine")
+    red = nys.fit_reduction(P[model.anchor_indices_], "cosine", 0)
+    own, own_d, _, _ = nys.own_anchors(red, P, chunk_size=4096, device=torch.device("cpu"))
+    own[model.anchor_indices_] = torch.arange(512)
+    own_d[model.anchor_indices_] = 0
+
+    def spectrum(corrected: bool) -> torch.Tensor:
+        W = aff.affinity_(aff.distances(P[model.anchor_indices_], P[model.anchor_indices_], "cosine"), model.gamma_)
+        K, c = nys.cell_graph(W, own, own_d, model.anchor_indices_, model.gamma_)
+        if not corrected:
+            K.diagonal().copy_(c * c)
+        s = K.sum(dim=1).rsqrt()
+        return torch.linalg.eigvalsh((s[:, None] * K * s[None, :]).double()).flip(0)[:25]
+
+    fixed, plain = spectrum(True), spectrum(False)
+    assert torch.allclose(fixed.float(), model.eigenvalues_, atol=1e-5)
+    err_fixed = float((fixed[9:25] - ref_vals[9:25]).abs().max())
+    err_plain = float((plain[9:25] - ref_vals[9:25]).abs().max())
+    assert err_fixed < err_plain / 3, (err_fixed, err_plain)
+
+
+def test_cells_are_near_anchors_and_anchors_find_themselves(seed_shaped):
+    X = seed_shaped[0]
+    P = aff.prepare(X, "cosine")
+    anchors = torch.arange(0, 2048, 7)
+    red = nys.fit_reduction(P[anchors], "cosine", 0)
+    assert red.basis is not None and red.basis.shape == (768, nys.SCAN_DIMS)
+    assert torch.allclose(red.basis.T @ red.basis, torch.eye(nys.SCAN_DIMS), atol=1e-4)
+    own, own_d, coords, resid = nys.own_anchors(red, P, chunk_size=300, device=torch.device("cpu"))
+    assert torch.equal(own[anchors], torch.arange(len(anchors))) and bool((own_d[anchors] == 0).all())
+    full = (1 - P @ P[anchors].T).clamp_min(0)
+    assert torch.allclose(own_d, full.gather(1, own[:, None]).squeeze(1), atol=1e-5)
+    # Chosen in 64 of 768 directions: never far from the nearest anchor in the full space.
+    nearest = full.min(dim=1).values
+    assert bool((own_d <= nearest + 0.25 * float(full.mean())).all())
+    # The coordinates and residuals split each centred row's length exactly.
+    Pc = P - red.center
+    assert torch.allclose(coords.pow(2).sum(1) + resid, Pc.pow(2).sum(1), atol=1e-5)
+
+
+@pytest.mark.parametrize("precision, rtol", [("float32", 1e-4), ("bfloat16", 2e-2)])
+def test_without_reduction_the_extension_is_nystroms_formula(precision, rtol):
+    # Features narrower than SCAN_DIMS are compared in full: every affinity is exact (to the
+    # rounding of the score product), and the extension is the formula of the module doc
+    # computed densely here.
+    gen = torch.Generator().manual_seed(0)
+    X = torch.randn(5, 24, generator=gen)[torch.arange(900) % 5] * 2 + torch.randn(900, 24, generator=gen)
+    model = Ncut(n_eig=6, n_sample=200, scan_precision=precision).fit(X)
+    vecs, _ = model.transform(X)
+    P = aff.prepare(X, "cosine")
+    A = P[model.anchor_indices_]
+    W = torch.exp(-(1 - P @ A.T).clamp_min(0) / model.gamma_)
+    c, lam = model.anchor_mass_, model.eigenvalues_
+    own = W.argmax(dim=1)
+    w_own = W.gather(1, own[:, None]).squeeze(1)
+    deg = W @ c + 1 - w_own
+    f = model.anchor_eigvecs_ / (model._cell_degree / c).sqrt()[:, None]
+    den = torch.maximum(lam * deg[:, None] - (1 - w_own)[:, None], 0.5 * lam * deg[:, None])
+    expected = deg.sqrt()[:, None] * (W @ (c[:, None] * f)) / den
+    expected[model.anchor_indices_] = model.anchor_eigvecs_
+    assert torch.allclose(vecs, expected, atol=rtol * float(expected.abs().max()))
+
+
+def test_rows_identical_to_anchors_get_the_anchor_values(seed_shaped):
+    X = seed_shaped[0]
+    model = Ncut(n_eig=10, n_sample=300).fit(X)
+    vecs, _ = model.transform(X[model.anchor_indices_])
+    assert torch.equal(vecs, model.anchor_eigvecs_)
+
+
+@pytest.mark.parametrize("precision", PATHS)
+def test_wide_euclidean_features_far_from_the_origin(precision):
+    # 256 dims (the subspace scan applies) shifted by 1,000 in every coordinate: the same
+    # eigenvectors as unshifted, and the planted parts.
+    gen = torch.Generator().manual_seed(1)
+    labels = torch.arange(1500) % 5
+    X = torch.randn(5, 256, generator=gen)[labels] * 2 + torch.randn(1500, 256, generator=gen)
+    base, base_vals = Ncut(n_eig=5, n_sample=300, distance="euclidean", scan_precision=precision).fit_transform(X)
+    far, far_vals = Ncut(n_eig=5, n_sample=300, distance="euclidean", scan_precision=precision).fit_transform(X + 1000)
+    assert torch.allclose(far_vals, base_vals, atol=1e-3)
+    assert mean_principal_cosine(far, base) > 0.999
+    assert mean_principal_cosine(far, F.one_hot(labels, 5).float()) > 0.98
+
+
+def test_n_neighbors_is_accepted_and_warns_when_changed():
+    with pytest.warns(UserWarning, match="n_neighbors=30 has no effect"):
+        Ncut(n_neighbors=30)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Ncut(n_eig=50, n_sample=30000, n_neighbors=10, d_gamma=0.5)  # the tutorial's call: silent
+
+
+def test_extension_block_over_the_budget_names_chunk_size(seed_shaped, monkeypatch):
+    X = seed_shaped[0]
+    model = Ncut(n_eig=5, n_sample=300, chunk_size=2048).fit(X)
+    monkeypatch.setenv("NCUT_WIDGET_MEMORY_BUDGET", "4e6")
+    with pytest.raises(MemoryBudgetError, match=r"extension to nodes \(2048 rows x 300 anchors.*chunk_size <= \d+"):
+        model.transform(X)
