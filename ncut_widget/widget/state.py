@@ -9,14 +9,18 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
 
 from ..nodes import split_nodes
 
-# Per node: 6 (positions) + 3 (colors) + k (eigenvectors) bytes; k <= 30 keeps it under 40.
+if TYPE_CHECKING:
+    from .segments import SegmentLadder
+
+# Per node: 6 (positions) + 3 (colors) + k (eigenvectors) + L (segment levels) bytes; k <= 30 and
+# the 8 ladder levels 30 eigenvectors support keep it at 47.
 MAX_WIRE_EIGVECS = 30
 THUMBNAIL_SIDE = 320
 _ALIGN = 8
@@ -119,6 +123,7 @@ def encode_state(
     *,
     version: int,
     max_eigvecs: int = MAX_WIRE_EIGVECS,
+    segments: SegmentLadder | None = None,
 ) -> EncodedState:
     """Quantize and lay out one result for the browser.
 
@@ -130,6 +135,9 @@ def encode_state(
         images: the originals (one per image) for thumbnails, or ``None``.
         version: identifies this payload; the browser decodes each version once (a re-sent or
             re-shown payload of the same version keeps its views and camera).
+        segments: the segment ladder (:func:`~ncut_widget.widget.segments.segment_ladder`), sent
+            as ``(L, N)`` uint8 labels plus ``meta["segments"]`` (ks and per-level colours);
+            ``None`` (or a ladder with no level) sends none.
     """
     n = layout.n_nodes
     k = min(eigvecs.shape[1], max_eigvecs)
@@ -143,6 +151,17 @@ def encode_state(
         "colors": {"offset": packer.add(colors.tobytes()), "dtype": "uint8", "shape": [n, 3]},
         "eigvecs": {"offset": packer.add(eig_q.tobytes()), "dtype": "int8", "shape": [n, k]},
     }
+    seg_meta = None
+    if segments is not None and len(segments.ks):
+        labels = np.ascontiguousarray(segments.labels, dtype=np.uint8)
+        if labels.shape != (len(segments.ks), n):
+            raise ValueError(f"segment labels have shape {labels.shape}, expected {(len(segments.ks), n)}")
+        arrays["segments"] = {"offset": packer.add(labels.tobytes()), "dtype": "uint8", "shape": [len(segments.ks), n]}
+        seg_meta = {
+            "ks": [int(k) for k in segments.ks],
+            # Per level, one [r, g, b] byte triple per segment: the mean RGB of its nodes.
+            "colors": [np.asarray(c, dtype=np.uint8).tolist() for c in segments.colors],
+        }
     thumbnails = []
     for image in images or []:
         data = _thumbnail_bytes(image)
@@ -168,7 +187,20 @@ def encode_state(
         "arrays": arrays,
         "thumbnails": thumbnails,
     }
+    if seg_meta is not None:
+        meta["segments"] = seg_meta
     return EncodedState(meta=meta, payload=payload)
+
+
+def decode_segments(state: EncodedState) -> tuple[tuple[int, ...], np.ndarray]:
+    """The segment ladder as the browser sees it: ``(ks, labels (L, N) uint8)``; ``((), (0, N))`` if none."""
+    spec = state.meta["arrays"].get("segments")
+    n = int(state.meta["n_nodes"])
+    if spec is None:
+        return (), np.zeros((0, n), dtype=np.uint8)
+    levels, count = spec["shape"]
+    labels = np.frombuffer(state.payload, dtype=np.uint8, count=levels * count, offset=spec["offset"])
+    return tuple(int(k) for k in state.meta["segments"]["ks"]), labels.reshape(levels, count)
 
 
 def decode_eigvecs(state: EncodedState) -> np.ndarray:

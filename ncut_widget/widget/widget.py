@@ -18,6 +18,7 @@ from . import cells
 from . import state as wire
 from .jobs import Job, Mailbox, release_freed_memory
 from .results import Results, build_results
+from .segments import segment_ladder
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -25,7 +26,9 @@ if TYPE_CHECKING:
     from ..features import MultiResFeatures
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
-COLOR_MODES = ("rgb", "similarity")
+COLOR_MODES = ("rgb", "similarity", "segments")
+# The granularity shown first: this many segments when the ladder has it, else its coarsest level.
+DEFAULT_SEGMENTS = 6
 _versions = itertools.count(1)
 # Progress traits are comm messages: a few per second keeps the bar live without flooding.
 _MIN_REPORT_INTERVAL_S = 0.2
@@ -50,14 +53,20 @@ class _Encoded:
     results: Results
     state: wire.EncodedState
     eig_wire: np.ndarray  # (N, k) float32, the eigenvectors exactly as the browser decodes them
+    segment_ks: tuple[int, ...]  # (L,) the ladder's segment counts, ascending
+    segment_labels: np.ndarray  # (L, N) uint8, the labels exactly as the browser decodes them
 
     @classmethod
     def of(cls, results: Results) -> _Encoded:
+        # The ladder is computed here, once per result, from the full eigenvectors: the browser
+        # only ever reads its labels (one byte a node per level).
+        ladder = segment_ladder(results.eigvecs, results.rgb)
         state = wire.encode_state(
             results.layout, results.eigvecs, results.X_3d, results.rgb, results.images,
-            version=next(_versions),
+            version=next(_versions), segments=ladder,
         )
-        return cls(results, state, wire.decode_eigvecs(state))
+        ks, labels = wire.decode_segments(state)
+        return cls(results, state, wire.decode_eigvecs(state), ks, labels)
 
 
 class _ProgressWrites:
@@ -94,8 +103,9 @@ class NcutWidget(anywidget.AnyWidget):
     :meth:`NcutWidget.from_results` (wraps results you computed yourself).
 
     Synced traits: ``selected`` (node ids), ``n_eig_view`` (eigenvectors the similarity uses),
-    ``threshold`` (similarity that counts as highlighted), ``color_mode`` (``"rgb"`` or
-    ``"similarity"``); read-only from the browser: ``meta``, ``stage``, ``progress``, ``status``,
+    ``threshold`` (similarity that counts as highlighted), ``color_mode`` (``"rgb"``,
+    ``"similarity"`` or ``"segments"``), ``k`` (the segment count Segments mode shows, one of
+    ``meta["segments"]["ks"]``); read-only from the browser: ``meta``, ``stage``, ``progress``, ``status``,
     ``error``.
 
     Threads: traits are written only on the thread that created the widget (in a notebook, the
@@ -119,6 +129,8 @@ class NcutWidget(anywidget.AnyWidget):
     n_eig_view = traitlets.Int(10).tag(sync=True)
     threshold = traitlets.Float(0.6).tag(sync=True)
     color_mode = traitlets.Unicode("rgb").tag(sync=True)
+    # Segment count shown in Segments mode; 0 until results with a segment ladder exist.
+    k = traitlets.Int(0).tag(sync=True)
     stage = traitlets.Unicode("").tag(sync=True)
     progress = traitlets.Float(0.0).tag(sync=True)
     status = traitlets.Unicode("").tag(sync=True)
@@ -130,6 +142,8 @@ class NcutWidget(anywidget.AnyWidget):
         self._mailbox = Mailbox()
         self._results: Results | None = None
         self._eig_wire: np.ndarray | None = None
+        self._segment_ks: tuple[int, ...] = ()
+        self._segment_labels: np.ndarray | None = None
         self._job: Job | None = None
         self._job_error: BaseException | None = None
         self._closed = False
@@ -196,12 +210,18 @@ class NcutWidget(anywidget.AnyWidget):
     def _show(self, encoded: _Encoded) -> None:
         self._results = encoded.results
         self._eig_wire = encoded.eig_wire
+        self._segment_ks = encoded.segment_ks
+        self._segment_labels = encoded.segment_labels
         k = encoded.state.meta["k"]
+        ks = encoded.segment_ks
+        # A k asked for before the results (a constructor argument) is kept when the ladder has it.
+        seg_k = self.k if self.k in ks else (DEFAULT_SEGMENTS if DEFAULT_SEGMENTS in ks else (ks[0] if ks else 0))
         # One comm message: meta and its payload always arrive together.
         with self.hold_sync():
             self.selected = []
             self.n_eig_view = min(max(self.n_eig_view, 1), k)
             self.meta = encoded.state.meta
+            self.k = seg_k
             self.payload = encoded.state.payload
             self.stage = "Done"
             self.progress = 1.0
@@ -278,6 +298,7 @@ class NcutWidget(anywidget.AnyWidget):
         held_data = getattr(self, "_results", None) is not None or bool(self.payload)
         self._results = None
         self._eig_wire = None
+        self._segment_labels = None
         self._closed = True
         super().close()
         # The comm is closed: these send nothing, they only drop the bytes.
@@ -312,6 +333,20 @@ class NcutWidget(anywidget.AnyWidget):
         if proposal["value"] not in COLOR_MODES:
             raise traitlets.TraitError(f"color_mode must be one of {COLOR_MODES}, got {proposal['value']!r}")
         return proposal["value"]
+
+    @traitlets.validate("k")
+    def _check_k(self, proposal: dict) -> int:
+        value = int(proposal["value"])
+        if not self.meta:
+            return value  # before results: _show keeps it if the ladder has it
+        ks = list(self.meta.get("segments", {}).get("ks", []))
+        if value not in ks and not (value == 0 and not ks):
+            raise traitlets.TraitError(
+                f"k={value} is not on this widget's segment ladder; choose one of {ks}"
+                if ks
+                else f"k={value}: this widget has no segments (its results have fewer than 2 eigenvectors)"
+            )
+        return value
 
     @traitlets.validate("n_eig_view")
     def _check_n_eig_view(self, proposal: dict) -> int:
@@ -359,6 +394,20 @@ class NcutWidget(anywidget.AnyWidget):
         sim = self.similarity()
         hit = sim >= self.threshold if self.selected else np.zeros_like(sim, dtype=bool)
         return [np.asarray(grid, dtype=bool) for grid in self.results.split(hit)]
+
+    def segment_masks(self, k: int | None = None) -> list[np.ndarray]:
+        """Per resolution, an ``(n_images, h, w)`` int64 grid of segment labels (``0..k-1``) at ``k``
+        segments (default: the ``k`` trait); the labels the browser colours and selects by.
+
+        Raises ``ValueError`` naming the ladder's levels when ``k`` is not one of them.
+        """
+        self.results  # noqa: B018 - raises a clear error before results exist
+        k = self.k if k is None else int(k)
+        if k not in self._segment_ks:
+            raise ValueError(f"k={k} is not on this widget's segment ladder; choose one of {list(self._segment_ks)}")
+        assert self._segment_labels is not None
+        labels = self._segment_labels[self._segment_ks.index(k)].astype(np.int64)
+        return [np.array(grid) for grid in self.results.split(labels)]
 
     def save_html(self, path: str | Path) -> Path:
         """Write a self-contained HTML page (bundle and state inlined; no network, works from file://)."""
