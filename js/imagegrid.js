@@ -19,7 +19,7 @@ const CLICK_SLOP_PX = 4;
  * @param {{grey: number, amount: number}} dim how non-highlighted patches dim (js/contrast.js, as in 3D)
  */
 function paintPatches(px, store, res, image, dim) {
-  const { colors } = store.data;
+  const colors = store.baseColors; // RGB, or each segment's mean RGB in Segments mode
   const sim = store.sim;
   const heat = sim && store.colorMode === "similarity";
   const threshold = store.threshold;
@@ -316,7 +316,7 @@ export function createImageGrid(store, container) {
         ctx.drawImage(small, 0, 0, cw, ch);
         ctx.globalAlpha = 1;
       }
-      for (const node of store.selected) {
+      for (const node of store.markedNodes) {
         const info = nodeInfo(meta, node);
         if (!info || info.image !== image || (res !== PHOTO && info.res !== res)) continue;
         const rr = meta.resolutions[info.res];

@@ -3,7 +3,13 @@
 // displays) reads the same state and stays linked.
 import { alignedBuffer, decodePayload } from "./codecs.js";
 import { formatCount } from "./format.js";
+import { levelOf, segmentColors, segmentMembers, toggleMembers } from "./segments.js";
 import { createSimilarity } from "./similarity.js";
+
+const COLOR_MODES = ["rgb", "similarity", "segments"];
+// Selections up to this many nodes get a mark on each node (a box in the grid, a ring in 3D); a
+// whole segment of marks would bury its colours, so larger selections show by their highlight.
+const MARK_LIMIT = 64;
 
 /**
  * Creates the store for an anywidget model.
@@ -12,7 +18,7 @@ import { createSimilarity } from "./similarity.js";
  * - "meta": the meta trait changed (the layout is known before its payload arrives)
  * - "data": the decoded payload changed (`store.data`, or null with `store.decodeError`)
  * - "similarity": selection or n_eig_view changed (`store.selected`, `store.sim`)
- * - "style": threshold, color_mode or blend changed
+ * - "style": threshold, color_mode, k or blend changed (`store.baseColors` may be new)
  * @param {object} model anywidget model (get, set, on, off, save_changes, send)
  */
 export function createStore(model) {
@@ -20,6 +26,7 @@ export function createStore(model) {
   let decodedVersion; // meta.version of store.data: the same version is never decoded twice
   let engine = null;
   let simBuffer = null;
+  let segColors = { level: -1, colors: null }; // the last level's per-node colours, cached
 
   const store = {
     /** @type {ReturnType<typeof decodePayload> | null} */
@@ -27,6 +34,10 @@ export function createStore(model) {
     decodeError: "",
     /** selected node ids, validated against the data */
     selected: [],
+    /** The selected nodes the views mark one by one (none for a large selection). */
+    get markedNodes() {
+      return store.selected.length <= MARK_LIMIT ? store.selected : [];
+    },
     /** Float32Array(N) while a selection exists, else null */
     sim: null,
     blend: false,
@@ -40,7 +51,34 @@ export function createStore(model) {
       return Number(model.get("threshold") ?? 0.5);
     },
     get colorMode() {
-      return model.get("color_mode") === "similarity" ? "similarity" : "rgb";
+      const mode = model.get("color_mode");
+      return COLOR_MODES.includes(mode) ? mode : "rgb";
+    },
+    /** The segment count Segments mode shows (the `k` trait). */
+    get k() {
+      return Number(model.get("k")) || 0;
+    },
+    /** Index of `k` on the decoded ladder; -1 without a ladder or off it. */
+    get segmentLevel() {
+      return store.data ? levelOf(store.data.segments, store.k) : -1;
+    },
+    /** True when clicks select whole segments and colours are the segments' (Segments mode, with a ladder). */
+    get segmentMode() {
+      return store.colorMode === "segments" && store.segmentLevel >= 0;
+    },
+    /**
+     * N*3 sRGB bytes every view draws a node in before highlighting: the RGB colours, or in
+     * Segments mode the mean RGB of each node's segment at k.
+     * @returns {Uint8Array | null}
+     */
+    get baseColors() {
+      if (!store.data) return null;
+      if (!store.segmentMode) return store.data.colors;
+      const level = store.segmentLevel;
+      if (segColors.level !== level || !segColors.colors) {
+        segColors = { level, colors: segmentColors(store.data.segments, store.data.nNodes, level) };
+      }
+      return segColors.colors;
     },
     /** n_eig_view clamped to 1..k */
     get nEig() {
@@ -56,13 +94,18 @@ export function createStore(model) {
     },
 
     /**
-     * Selects a node; with `additive` toggles it in the current selection instead.
+     * Selects a node; with `additive` toggles it in the current selection instead. In Segments
+     * mode the node stands for every node of its segment at k (in every image and resolution).
      * @param {number} node
      * @param {boolean} [additive]
      */
     pick(node, additive = false) {
       let next;
-      if (!additive) next = [node];
+      if (store.segmentMode) {
+        // Segments mode: the click stands for the node's whole segment at k, in every image.
+        const members = segmentMembers(store.data.segments, store.data.nNodes, store.segmentLevel, node);
+        next = additive ? toggleMembers(store.selected, members) : members;
+      } else if (!additive) next = [node];
       else if (store.selected.includes(node)) next = store.selected.filter((s) => s !== node);
       else next = [...store.selected, node];
       store.setTrait("selected", next);
@@ -122,6 +165,7 @@ export function createStore(model) {
       store.data = null;
       store.decodeError = String(err.message || err);
     }
+    segColors = { level: -1, colors: null };
     engine = store.data ? createSimilarity(store.data.eigvecs, store.data.eigScale, store.data.k) : null;
     simBuffer = store.data ? new Float32Array(store.data.nNodes) : null;
     emit("data");
@@ -159,6 +203,7 @@ export function createStore(model) {
     ["change:n_eig_view", updateSimilarity],
     ["change:threshold", () => emit("style")],
     ["change:color_mode", () => emit("style")],
+    ["change:k", () => emit("style")],
   ];
   for (const [name, fn] of handlers) model.on(name, fn);
   tryDecode();

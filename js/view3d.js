@@ -139,6 +139,7 @@ export function createView3d(store, container) {
   });
   let points = null;
   let rings = null;
+  let shownColors = null; // the Uint8Array the rgb attribute holds (RGB or segment colours)
   let home = null; // {position, target}
   let hoverFrame = 0;
   // The view's size as last laid out: CSS pixels and its backing store in device pixels. Never
@@ -178,7 +179,8 @@ export function createView3d(store, container) {
     if (!data) return requestRender();
     const geometry = new T.BufferGeometry();
     geometry.setAttribute("position", new T.BufferAttribute(data.positions, 3));
-    geometry.setAttribute("rgb", new T.BufferAttribute(data.colors, 3, true));
+    shownColors = store.baseColors;
+    geometry.setAttribute("rgb", new T.BufferAttribute(shownColors, 3, true));
     geometry.setAttribute("sim", new T.BufferAttribute(new Float32Array(data.nNodes), 1));
     geometry.computeBoundingSphere();
     points = new T.Points(geometry, material);
@@ -212,8 +214,9 @@ export function createView3d(store, container) {
     const attr = points.geometry.getAttribute("sim");
     if (store.sim) attr.array.set(store.sim);
     attr.needsUpdate = true;
-    const ringPos = new Float32Array(store.selected.length * 3);
-    store.selected.forEach((id, i) => ringPos.set(store.data.positions.subarray(id * 3, id * 3 + 3), i * 3));
+    const marked = store.markedNodes;
+    const ringPos = new Float32Array(marked.length * 3);
+    marked.forEach((id, i) => ringPos.set(store.data.positions.subarray(id * 3, id * 3 + 3), i * 3));
     rings.geometry.dispose();
     rings.geometry = new T.BufferGeometry();
     rings.geometry.setAttribute("position", new T.BufferAttribute(ringPos, 3));
@@ -221,6 +224,11 @@ export function createView3d(store, container) {
   }
 
   function onStyle() {
+    if (points && store.baseColors !== shownColors) {
+      // Segments mode or its k changed: a new colour array for the same points.
+      shownColors = store.baseColors;
+      points.geometry.setAttribute("rgb", new T.BufferAttribute(shownColors, 3, true));
+    }
     uniforms.uHasSel.value = store.sim ? 1 : 0;
     uniforms.uThreshold.value = store.threshold;
     uniforms.uMode.value = store.colorMode === "similarity" ? 1 : 0;
