@@ -1,0 +1,75 @@
+"""Segments mode in the exported page (no kernel): a click selects exactly its segment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ._pixels import shot
+from ._synthetic import synthetic_widget
+from ._widget_dom import WidgetDom
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def segments_page(chromium, open_page, tmp_path_factory: pytest.TempPathFactory):
+    """A synthetic widget (2 images at 8x8 and 16x16) saved in Segments mode at k=6, opened from file://."""
+    w = synthetic_widget(n_images=2, grids=((8, 8), (16, 16)), color_mode="segments")
+    w.k = 6
+    path = w.save_html(tmp_path_factory.mktemp("segments") / "segments.html")
+    page, log = open_page(Path(path).as_uri())
+    dom = WidgetDom(page.locator(".ncut").first, w.meta)
+    dom.wait_drawn()
+    return w, page, log, dom
+
+
+def _segment_of(w, k: int, node: int) -> list[int]:
+    labels = np.concatenate([m.reshape(-1) for m in w.segment_masks(k)])
+    return np.flatnonzero(labels == labels[node]).tolist()
+
+
+def test_every_patch_shows_its_segments_mean_rgb(segments_page) -> None:
+    w, page, log, dom = segments_page
+    level = w.meta["segments"]["ks"].index(6)
+    colors = np.array(w.meta["segments"]["colors"][level])
+    for res, labels in enumerate(w.segment_masks(6)):
+        h, wd = labels.shape[1:]
+        for image in range(dom.n_images):
+            picture = shot(dom.cell(res, image)).astype(np.int16)
+            ph, pw = picture.shape[:2]
+            # Patch centers only: the grid is drawn crisp, so a center is its patch's own colour.
+            ys = ((np.arange(h) + 0.5) / h * ph).astype(int)
+            xs = ((np.arange(wd) + 0.5) / wd * pw).astype(int)
+            shown = picture[ys][:, xs]
+            expected = colors[labels[image]]
+            assert np.abs(shown - expected).max() <= 2, f"res {res} image {image} is not in segment colours"
+
+
+def test_a_click_in_segments_mode_selects_exactly_its_segment(segments_page) -> None:
+    w, page, log, dom = segments_page
+    node = dom.click_patch(1, 0, 5, 9)
+    expected = _segment_of(w, 6, node)
+    page.wait_for_function("() => document.querySelector('.ncut').dataset.selected !== ''")
+    assert sorted(dom.selected()) == expected
+    assert 1 < len(expected) < w.meta["n_nodes"]
+    # The same segment spans both resolutions and both images (the ladder is over every node).
+    assert min(expected) < w.meta["resolutions"][1]["offset"] <= max(expected)
+    assert log.page_errors == [] and log.console_errors == []
+
+
+def test_the_granularity_slider_changes_k_and_what_a_click_selects(segments_page) -> None:
+    w, page, log, dom = segments_page
+    slider = dom.root.get_by_label("Granularity")
+    ks = w.meta["segments"]["ks"]
+    slider.fill(str(ks.index(12)))
+    dom.root.locator(".ncut-value", has_text="12 segments").wait_for()
+    node = dom.click_patch(0, 1, 2, 3)
+    expected = _segment_of(w, 12, node)
+    page.wait_for_function(
+        "n => document.querySelector('.ncut').dataset.selected.split(',').length === n", arg=len(expected)
+    )
+    assert sorted(dom.selected()) == expected
+    assert log.page_errors == [] and log.console_errors == []
