@@ -62,3 +62,25 @@ export function toggleMembers(selected, members) {
   for (const m of members) have.add(m);
   return [...have];
 }
+
+/**
+ * The hierarchy of one node within its own image and resolution: at every level, coarse to fine,
+ * which patches of that grid share its segment.
+ * @param {{ks: number[], labels: Uint8Array}} segments
+ * @param {number} nNodes
+ * @param {{offset: number, h: number, w: number}} res the node's meta.resolutions entry
+ * @param {number} image the node's image
+ * @param {number} node
+ * @returns {{k: number, label: number, mask: Uint8Array}[]} per level; mask is h*w, 1 where a member
+ */
+export function hierarchyMasks(segments, nNodes, res, image, node) {
+  const count = res.h * res.w;
+  const start = res.offset + image * count;
+  return segments.ks.map((k, level) => {
+    const labels = segments.labels.subarray(level * nNodes + start, level * nNodes + start + count);
+    const label = segments.labels[level * nNodes + node];
+    const mask = new Uint8Array(count);
+    for (let p = 0; p < count; p++) mask[p] = labels[p] === label ? 1 : 0;
+    return { k, label, mask };
+  });
+}

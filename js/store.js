@@ -34,6 +34,8 @@ export function createStore(model) {
     decodeError: "",
     /** selected node ids, validated against the data */
     selected: [],
+    /** The node the user last clicked while it stays selected (else the first selected), or -1. */
+    anchor: -1,
     /** The selected nodes the views mark one by one (none for a large selection). */
     get markedNodes() {
       return store.selected.length <= MARK_LIMIT ? store.selected : [];
@@ -108,6 +110,7 @@ export function createStore(model) {
       } else if (!additive) next = [node];
       else if (store.selected.includes(node)) next = store.selected.filter((s) => s !== node);
       else next = [...store.selected, node];
+      store.anchor = node;
       store.setTrait("selected", next);
     },
 
@@ -186,6 +189,7 @@ export function createStore(model) {
       else if (store.data) console.warn(`ncut_widget: ignoring selected node ${id} (there are ${formatCount(n)} nodes)`);
     }
     store.selected = [...new Set(valid)];
+    if (!store.selected.includes(store.anchor)) store.anchor = store.selected.length ? store.selected[0] : -1;
     store.sim = engine && store.selected.length ? engine.compute(store.selected, store.nEig, simBuffer) : null;
     emit("similarity");
   }

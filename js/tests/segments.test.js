@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import { decodePayload } from "../codecs.js";
-import { levelOf, segmentColors, segmentMembers, toggleMembers } from "../segments.js";
+import { hierarchyMasks, levelOf, segmentColors, segmentMembers, toggleMembers } from "../segments.js";
 import { createStore } from "../store.js";
 import { fakeModel, randomResult } from "./helpers.js";
 
@@ -123,5 +123,41 @@ describe("store in Segments mode", () => {
     expect(store.markedNodes).toEqual([]);
     store.setTrait("selected", [3, 5]);
     expect(store.markedNodes).toEqual([3, 5]);
+  });
+});
+
+describe("hierarchyMasks", () => {
+  it("gives one mask per level over the node's own grid, 1 exactly where its segment is", () => {
+    const { r, data } = decoded();
+    const n = r.meta.n_nodes;
+    const res = r.meta.resolutions[1];
+    const image = 1;
+    const node = res.offset + image * res.h * res.w + 3 * res.w + 2;
+    const levels = hierarchyMasks(data.segments, n, res, image, node);
+    expect(levels.map((l) => l.k)).toEqual(KS);
+    levels.forEach(({ label, mask }, l) => {
+      expect(mask.length).toBe(res.h * res.w);
+      expect(label).toBe(r.segments.labels[l * n + node]);
+      expect(mask[3 * res.w + 2]).toBe(1);
+      for (let p = 0; p < mask.length; p++) {
+        const other = res.offset + image * res.h * res.w + p;
+        expect(mask[p]).toBe(r.segments.labels[l * n + other] === label ? 1 : 0);
+      }
+    });
+  });
+});
+
+describe("store.anchor", () => {
+  it("is the clicked node, even when the click selects its whole segment, and -1 once cleared", () => {
+    const r = randomResult({ segmentKs: KS });
+    const model = fakeModel({ meta: r.meta, payload: r.payload.slice(), k: 2, color_mode: "segments" });
+    const store = createStore(model);
+    store.pick(9);
+    expect(store.anchor).toBe(9);
+    expect(store.selected.length).toBeGreaterThan(1);
+    store.clear();
+    expect(store.anchor).toBe(-1);
+    model.set("selected", [4, 6]); // from Python: the first selected node
+    expect(store.anchor).toBe(4);
   });
 });

@@ -73,3 +73,31 @@ def test_the_granularity_slider_changes_k_and_what_a_click_selects(segments_page
     )
     assert sorted(dom.selected()) == expected
     assert log.page_errors == [] and log.console_errors == []
+
+
+def test_the_hierarchy_strip_shows_the_clicked_patch_at_every_level(segments_page) -> None:
+    w, page, log, dom = segments_page
+    res, image, row, col = 1, 1, 11, 4
+    node = dom.click_patch(res, image, row, col)
+    levels = dom.root.locator(".ncut-hierarchy .ncut-level")
+    ks = w.meta["segments"]["ks"]
+    levels.nth(len(ks) - 1).wait_for()
+    assert levels.count() == len(ks)
+    assert [int(v) for v in levels.evaluate_all("els => els.map(e => e.dataset.k)")] == ks
+    # Each mask's opaque pixels are exactly the patches sharing the node's segment at that level.
+    alphas = levels.evaluate_all(
+        "els => els.map(e => { const c = e.querySelector('canvas');"
+        " const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        " return Array.from({length: d.length / 4}, (_, i) => d[i * 4 + 3]); })"
+    )
+    local = node - w.meta["resolutions"][res]["offset"] - image * 16 * 16
+    for k, alpha in zip(ks, alphas, strict=True):
+        grid = w.segment_masks(k)[res][image]
+        label = grid.reshape(-1)[local]
+        np.testing.assert_array_equal(np.array(alpha) == 255, grid.reshape(-1) == label)
+
+    # Clicking a level shows that many segments.
+    levels.nth(ks.index(3)).click()
+    dom.root.locator(".ncut-value", has_text="3 segments").wait_for()
+    assert levels.nth(ks.index(3)).get_attribute("aria-pressed") == "true"
+    assert log.page_errors == [] and log.console_errors == []
