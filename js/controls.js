@@ -46,11 +46,18 @@ export function createControls(store, model, toolbar, statusbar, { onReset }) {
   const mode = h("div", { class: "ncut-segmented", role: "group", "aria-label": "Color mode" }, modeRgb, modeSim, modeSegs);
   // Over the ladder's levels (coarse to fine), not over k itself: only the ladder's ks exist.
   const gran = slider("Granularity", 0, 0, 1);
+  // For touch screens and trackpads, where Alt-click is awkward: while on, clicks mark negatives.
+  const negative = h("button", {
+    type: "button",
+    class: "ncut-btn",
+    textContent: "Negative",
+    title: "Clicks mark negatives: nodes nearer them than the selection are not highlighted (or Alt-click)",
+  });
   const blend = h("input", { type: "checkbox" });
   const blendLabel = h("label", { class: "ncut-check" }, blend, "Blend photo");
   const clear = h("button", { type: "button", class: "ncut-btn", textContent: "Clear", title: "Clear the selection (Esc)" });
   const reset = h("button", { type: "button", class: "ncut-btn", textContent: "Reset view", title: "Reset the 3D camera" });
-  toolbar.append(eig.wrap, thr.wrap, mode, gran.wrap, blendLabel, h("span", { class: "ncut-spacer" }), clear, reset);
+  toolbar.append(eig.wrap, thr.wrap, mode, gran.wrap, negative, blendLabel, h("span", { class: "ncut-spacer" }), clear, reset);
 
   const stage = h("span", { class: "ncut-stage" });
   const bar = h("progress", { class: "ncut-progress", max: 1 });
@@ -89,7 +96,8 @@ export function createControls(store, model, toolbar, statusbar, { onReset }) {
     gran.input.value = String(Math.max(0, store.segmentLevel));
     gran.output.value = ladder && store.segmentLevel >= 0 ? `${store.k} segments` : "";
     blend.checked = store.blend;
-    clear.disabled = store.selected.length === 0;
+    negative.setAttribute("aria-pressed", String(store.negativeMode));
+    clear.disabled = store.selected.length === 0 && store.negative.length === 0;
     reset.disabled = !store.data;
   }
 
@@ -143,6 +151,7 @@ export function createControls(store, model, toolbar, statusbar, { onReset }) {
       const ladder = store.data && store.data.segments;
       if (ladder) store.setTrait("k", ladder.ks[Number(gran.input.value)]);
     }),
+    listen(negative, "click", () => store.setNegativeMode(!store.negativeMode)),
     listen(blend, "change", () => store.setBlend(blend.checked)),
     listen(clear, "click", () => store.clear()),
     listen(reset, "click", onReset),

@@ -67,13 +67,16 @@ function paintOverlay(px, store, res, image) {
   }
 }
 
-function markPatch(ctx, x, y, w, h) {
+function markPatch(ctx, x, y, w, h, negative = false) {
+  // Dark under light: the mark reads on any colour. Negatives are dashed red.
+  ctx.setLineDash(negative ? [3, 2] : []);
   ctx.lineWidth = 3;
   ctx.strokeStyle = "rgba(0,0,0,0.85)";
   ctx.strokeRect(x, y, w, h);
   ctx.lineWidth = 1.5;
-  ctx.strokeStyle = "#fff";
+  ctx.strokeStyle = negative ? "#ff4d4f" : "#fff";
   ctx.strokeRect(x, y, w, h);
+  ctx.setLineDash([]);
 }
 
 /**
@@ -316,11 +319,13 @@ export function createImageGrid(store, container) {
         ctx.drawImage(small, 0, 0, cw, ch);
         ctx.globalAlpha = 1;
       }
-      for (const node of store.markedNodes) {
-        const info = nodeInfo(meta, node);
-        if (!info || info.image !== image || (res !== PHOTO && info.res !== res)) continue;
-        const rr = meta.resolutions[info.res];
-        markPatch(ctx, (info.col / rr.w) * cw, (info.row / rr.h) * ch, cw / rr.w, ch / rr.h);
+      for (const [nodes, negative] of [[store.markedNodes, false], [store.markedNegatives, true]]) {
+        for (const node of nodes) {
+          const info = nodeInfo(meta, node);
+          if (!info || info.image !== image || (res !== PHOTO && info.res !== res)) continue;
+          const rr = meta.resolutions[info.res];
+          markPatch(ctx, (info.col / rr.w) * cw, (info.row / rr.h) * ch, cw / rr.w, ch / rr.h, negative);
+        }
       }
     }
   }
@@ -354,7 +359,7 @@ export function createImageGrid(store, container) {
     pressed = true;
     if (e.target !== target || Math.hypot(e.clientX - x, e.clientY - y) > CLICK_SLOP_PX) return;
     const node = nodeAt(e);
-    if (node >= 0) store.pick(node, e.shiftKey);
+    if (node >= 0) store.clickNode(node, e);
   }
 
   /** A click with no pointer press before it (dispatched by a script, or by assistive technology). */
@@ -364,7 +369,7 @@ export function createImageGrid(store, container) {
       return;
     }
     const node = nodeAt(e);
-    if (node >= 0) store.pick(node, e.shiftKey);
+    if (node >= 0) store.clickNode(node, e);
   }
 
   function onHover(e) {

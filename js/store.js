@@ -4,7 +4,7 @@
 import { alignedBuffer, decodePayload } from "./codecs.js";
 import { formatCount } from "./format.js";
 import { levelOf, segmentColors, segmentMembers, toggleMembers } from "./segments.js";
-import { createSimilarity } from "./similarity.js";
+import { createSimilarity, suppressNegatives } from "./similarity.js";
 
 const COLOR_MODES = ["rgb", "similarity", "segments"];
 // Selections up to this many nodes get a mark on each node (a box in the grid, a ring in 3D); a
@@ -17,7 +17,7 @@ const MARK_LIMIT = 64;
  * Events (`store.on(name, fn)` returns an unsubscribe function):
  * - "meta": the meta trait changed (the layout is known before its payload arrives)
  * - "data": the decoded payload changed (`store.data`, or null with `store.decodeError`)
- * - "similarity": selection or n_eig_view changed (`store.selected`, `store.sim`)
+ * - "similarity": selection, negatives or n_eig_view changed (`store.selected`, `store.negative`, `store.sim`)
  * - "style": threshold, color_mode, k or blend changed (`store.baseColors` may be new)
  * @param {object} model anywidget model (get, set, on, off, save_changes, send)
  */
@@ -26,6 +26,7 @@ export function createStore(model) {
   let decodedVersion; // meta.version of store.data: the same version is never decoded twice
   let engine = null;
   let simBuffer = null;
+  let negBuffer = null;
   let segColors = { level: -1, colors: null }; // the last level's per-node colours, cached
 
   const store = {
@@ -34,11 +35,19 @@ export function createStore(model) {
     decodeError: "",
     /** selected node ids, validated against the data */
     selected: [],
+    /** negative node ids (Alt-clicks), validated against the data */
+    negative: [],
+    /** When on, plain clicks mark negatives (the toolbar's toggle, for touch and trackpads). */
+    negativeMode: false,
     /** The node the user last clicked while it stays selected (else the first selected), or -1. */
     anchor: -1,
     /** The selected nodes the views mark one by one (none for a large selection). */
     get markedNodes() {
       return store.selected.length <= MARK_LIMIT ? store.selected : [];
+    },
+    /** The negative nodes the views mark one by one (none for a large set). */
+    get markedNegatives() {
+      return store.negative.length <= MARK_LIMIT ? store.negative : [];
     },
     /** Float32Array(N) while a selection exists, else null */
     sim: null,
@@ -111,11 +120,50 @@ export function createStore(model) {
       else if (store.selected.includes(node)) next = store.selected.filter((s) => s !== node);
       else next = [...store.selected, node];
       store.anchor = node;
+      // A fresh selection starts a fresh query: earlier negatives were against another target.
+      if (!additive && store.negative.length) model.set("negative", []);
       store.setTrait("selected", next);
     },
 
+    /**
+     * Toggles a node (in Segments mode: its whole segment) as a negative; a negative is never
+     * also selected.
+     * @param {number} node
+     */
+    pickNegative(node) {
+      const members = store.segmentMode
+        ? segmentMembers(store.data.segments, store.data.nNodes, store.segmentLevel, node)
+        : [node];
+      const next = toggleMembers(store.negative, members);
+      const drop = new Set(next);
+      if (store.selected.some((s) => drop.has(s))) {
+        model.set("selected", store.selected.filter((s) => !drop.has(s)));
+      }
+      store.setTrait("negative", next);
+    },
+
+    /**
+     * A click on a node in any view: Alt (or the toolbar's Negative toggle) marks a negative,
+     * Shift adds to the selection, else the node (or its segment) becomes the selection.
+     * @param {number} node
+     * @param {{shiftKey?: boolean, altKey?: boolean}} e the pointer event's modifier keys
+     */
+    clickNode(node, e) {
+      if (e.altKey || store.negativeMode) store.pickNegative(node);
+      else store.pick(node, !!e.shiftKey);
+    },
+
+    setNegativeMode(on) {
+      store.negativeMode = !!on;
+      emit("style");
+    },
+
     clear() {
-      if (store.selected.length || (model.get("selected") || []).length) store.setTrait("selected", []);
+      const hadSelected = store.selected.length || (model.get("selected") || []).length;
+      const hadNegative = store.negative.length || (model.get("negative") || []).length;
+      if (hadNegative) model.set("negative", []);
+      // One save for both: setTrait saves every trait changed since the last save.
+      if (hadSelected || hadNegative) store.setTrait("selected", []);
     },
 
     /**
@@ -171,6 +219,7 @@ export function createStore(model) {
     segColors = { level: -1, colors: null };
     engine = store.data ? createSimilarity(store.data.eigvecs, store.data.eigScale, store.data.k) : null;
     simBuffer = store.data ? new Float32Array(store.data.nNodes) : null;
+    negBuffer = store.data ? new Float32Array(store.data.nNodes) : null;
     emit("data");
     updateSimilarity();
     if (engine && !store.sim) {
@@ -180,17 +229,25 @@ export function createStore(model) {
     }
   }
 
-  function updateSimilarity() {
-    const raw = (model.get("selected") || []).map(Number);
+  function validIds(name) {
+    const raw = (model.get(name) || []).map(Number);
     const n = store.data ? store.data.nNodes : 0;
     const valid = [];
     for (const id of raw) {
       if (Number.isInteger(id) && id >= 0 && id < n) valid.push(id);
-      else if (store.data) console.warn(`ncut_widget: ignoring selected node ${id} (there are ${formatCount(n)} nodes)`);
+      else if (store.data) console.warn(`ncut_widget: ignoring ${name} node ${id} (there are ${formatCount(n)} nodes)`);
     }
-    store.selected = [...new Set(valid)];
+    return [...new Set(valid)];
+  }
+
+  function updateSimilarity() {
+    store.selected = validIds("selected");
+    store.negative = validIds("negative");
     if (!store.selected.includes(store.anchor)) store.anchor = store.selected.length ? store.selected[0] : -1;
     store.sim = engine && store.selected.length ? engine.compute(store.selected, store.nEig, simBuffer) : null;
+    if (store.sim && store.negative.length) {
+      suppressNegatives(store.sim, engine.compute(store.negative, store.nEig, negBuffer));
+    }
     emit("similarity");
   }
 
@@ -204,6 +261,7 @@ export function createStore(model) {
     ],
     ["change:payload", tryDecode],
     ["change:selected", updateSimilarity],
+    ["change:negative", updateSimilarity],
     ["change:n_eig_view", updateSimilarity],
     ["change:threshold", () => emit("style")],
     ["change:color_mode", () => emit("style")],

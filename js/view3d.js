@@ -260,7 +260,7 @@ export function createView3d(store, container) {
     down = null;
     if (moved > CLICK_SLOP_PX) return;
     const node = pickAt(e);
-    if (node >= 0) store.pick(node, e.shiftKey);
+    if (node >= 0) store.clickNode(node, e);
   }
   function onPointerMove(e) {
     if (e.buttons) {

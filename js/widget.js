@@ -54,6 +54,7 @@ export default {
     // The selection as the browser sees it, readable without a kernel (exported page, tests).
     const showSelection = () => {
       root.dataset.selected = store.selected.join(",");
+      root.dataset.negative = store.negative.join(",");
     };
     showSelection();
     const view3d = createView3d(store, view);

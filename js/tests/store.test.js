@@ -165,3 +165,47 @@ describe("createStore: selection and similarity", () => {
     expect(model.listenerCount()).toBe(0);
   });
 });
+
+describe("createStore: negatives", () => {
+  it("Alt-click marks a negative, suppresses what is nearer it, and keeps the selection", () => {
+    const { model, store } = loaded({ threshold: 0 });
+    store.clickNode(3, {});
+    const before = store.sim.filter((s) => s >= 0).length;
+    store.clickNode(40, { altKey: true });
+    expect(store.selected).toEqual([3]);
+    expect(model.get("negative")).toEqual([40]);
+    expect(store.negative).toEqual([40]);
+    expect(store.sim.filter((s) => s >= 0).length).toBeLessThan(before);
+    expect(store.sim[40]).toBe(-2);
+    store.clickNode(40, { altKey: true }); // toggles off
+    expect(store.negative).toEqual([]);
+    expect(store.sim.filter((s) => s >= 0).length).toBe(before);
+  });
+
+  it("the toolbar toggle makes plain clicks negative; a fresh selection drops negatives; Clear clears both", () => {
+    const { model, store } = loaded();
+    store.clickNode(3, {});
+    store.setNegativeMode(true);
+    store.clickNode(7, {});
+    expect(store.negative).toEqual([7]);
+    store.setNegativeMode(false);
+    store.clickNode(9, { shiftKey: true });
+    expect(store.selected).toEqual([3, 9]);
+    expect(store.negative).toEqual([7]);
+    store.clickNode(10, {});
+    expect(store.negative).toEqual([]);
+    store.clickNode(11, { altKey: true });
+    store.clear();
+    expect(model.get("selected")).toEqual([]);
+    expect(model.get("negative")).toEqual([]);
+  });
+
+  it("a negative click on a selected node moves it out of the selection", () => {
+    const { store } = loaded();
+    store.clickNode(3, {});
+    store.clickNode(5, { shiftKey: true });
+    store.clickNode(5, { altKey: true });
+    expect(store.selected).toEqual([3]);
+    expect(store.negative).toEqual([5]);
+  });
+});

@@ -211,16 +211,39 @@ def decode_eigvecs(state: EncodedState) -> np.ndarray:
     return dequantize_eigvecs(q, np.asarray(state.meta["eig_scale"], dtype=np.float32))
 
 
-def similarity(eig: np.ndarray, selected: Sequence[int], n_eig_view: int) -> np.ndarray:
-    """Cosine of every node to the mean direction of the selected nodes, in the first ``n_eig_view`` columns.
+# A node is kept only when its cosine to the positives beats its cosine to the negatives by this much.
+NEGATIVE_MARGIN = 0.1
+# The score of a node a negative click suppressed: below every threshold (thresholds are in [-1, 1]).
+SUPPRESSED = -2.0
+
+
+def _cosine_to_mean(unit: np.ndarray, ids: Sequence[int]) -> np.ndarray:
+    """``(N,)`` float32 cosine of every unit row to the mean direction of rows ``ids``; zeros when that mean is 0."""
+    center = unit[np.asarray(ids, dtype=np.int64)].mean(axis=0)
+    length = float(np.linalg.norm(center))
+    if length == 0.0:
+        return np.zeros(unit.shape[0], dtype=np.float32)
+    return (unit @ (center / length).astype(np.float32)).astype(np.float32)
+
+
+def similarity(
+    eig: np.ndarray, selected: Sequence[int], n_eig_view: int, negative: Sequence[int] = ()
+) -> np.ndarray:
+    """The score every node is highlighted by (docs/wire-format.md "Similarity"), in the first ``n_eig_view`` columns.
+
+    ``pos_i``: cosine of node i to the mean direction of the ``selected`` unit rows. Without
+    ``negative`` the score is ``pos``. With negatives, ``neg_i`` is the same cosine to the
+    negatives' mean direction, and the score is ``pos_i`` where ``pos_i - neg_i >= NEGATIVE_MARGIN``
+    and :data:`SUPPRESSED` (-2, below any threshold) elsewhere.
 
     Args:
         eig: ``(N, k)`` float32 eigenvectors as sent (see :func:`decode_eigvecs`).
-        selected: node ids; empty gives zeros.
+        selected: positive node ids; empty gives zeros.
         n_eig_view: leading columns used, clipped to ``[1, k]``.
+        negative: negative node ids (Alt-clicks in the browser).
 
     Returns:
-        ``(N,)`` float32 in [-1, 1]; the same numbers the browser shows.
+        ``(N,)`` float32, in [-1, 1] or -2; the same numbers the browser shows.
     """
     n_view = int(min(max(n_eig_view, 1), eig.shape[1]))
     q = eig[:, :n_view].astype(np.float32)
@@ -228,8 +251,8 @@ def similarity(eig: np.ndarray, selected: Sequence[int], n_eig_view: int) -> np.
     unit = np.divide(q, norms, out=np.zeros_like(q), where=norms > 0)
     if len(selected) == 0:
         return np.zeros(eig.shape[0], dtype=np.float32)
-    center = unit[np.asarray(selected, dtype=np.int64)].mean(axis=0)
-    length = float(np.linalg.norm(center))
-    if length == 0.0:
-        return np.zeros(eig.shape[0], dtype=np.float32)
-    return (unit @ (center / length)).astype(np.float32)
+    pos = _cosine_to_mean(unit, selected)
+    if len(negative) == 0:
+        return pos
+    neg = _cosine_to_mean(unit, negative)
+    return np.where(pos - neg >= np.float32(NEGATIVE_MARGIN), pos, np.float32(SUPPRESSED)).astype(np.float32)

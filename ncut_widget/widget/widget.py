@@ -104,7 +104,8 @@ class NcutWidget(anywidget.AnyWidget):
 
     Synced traits: ``selected`` (node ids), ``n_eig_view`` (eigenvectors the similarity uses),
     ``threshold`` (similarity that counts as highlighted), ``color_mode`` (``"rgb"``,
-    ``"similarity"`` or ``"segments"``), ``k`` (the segment count Segments mode shows, one of
+    ``"similarity"`` or ``"segments"``), ``negative`` (node ids Alt-clicked as negatives: nodes
+    nearer them than the positives are not highlighted), ``k`` (the segment count Segments mode shows, one of
     ``meta["segments"]["ks"]``); read-only from the browser: ``meta``, ``stage``, ``progress``, ``status``,
     ``error``.
 
@@ -126,6 +127,8 @@ class NcutWidget(anywidget.AnyWidget):
     # Kernel -> browser messages have no size cap (the 10 MiB cap is on what the server receives).
     payload = traitlets.Bytes(b"").tag(sync=True)
     selected = traitlets.List(traitlets.Int()).tag(sync=True)
+    # Negative examples (Alt-click): suppress nodes nearer them than the selected ones.
+    negative = traitlets.List(traitlets.Int()).tag(sync=True)
     n_eig_view = traitlets.Int(10).tag(sync=True)
     threshold = traitlets.Float(0.6).tag(sync=True)
     color_mode = traitlets.Unicode("rgb").tag(sync=True)
@@ -219,6 +222,7 @@ class NcutWidget(anywidget.AnyWidget):
         # One comm message: meta and its payload always arrive together.
         with self.hold_sync():
             self.selected = []
+            self.negative = []
             self.n_eig_view = min(max(self.n_eig_view, 1), k)
             self.meta = encoded.state.meta
             self.k = seg_k
@@ -310,8 +314,9 @@ class NcutWidget(anywidget.AnyWidget):
             release_freed_memory()
 
     # --- validation ---------------------------------------------------------------------------
-    @traitlets.validate("selected")
+    @traitlets.validate("selected", "negative")
     def _check_selected(self, proposal: dict) -> list[int]:
+        name = proposal["trait"].name
         ids = list(proposal["value"])
         n = int(self.meta.get("n_nodes", 0))
         if ids and not self.meta:
@@ -319,12 +324,12 @@ class NcutWidget(anywidget.AnyWidget):
                 raise traitlets.TraitError(f"cannot select nodes {ids[:5]}: the computation failed ({self.error})")
             raise traitlets.TraitError(
                 f"cannot select nodes {ids[:5]}: the results are not ready yet "
-                f"({self.stage or 'no results'}). Call w.wait() first, then set w.selected"
+                f"({self.stage or 'no results'}). Call w.wait() first, then set w.{name}"
             )
         bad = [i for i in ids if not 0 <= i < n]
         if bad:
             raise traitlets.TraitError(
-                f"selected node ids {bad[:5]} are out of range: this widget has {n} nodes (0..{n - 1})"
+                f"{name} node ids {bad[:5]} are out of range: this widget has {n} nodes (0..{n - 1})"
             )
         return ids
 
@@ -374,20 +379,23 @@ class NcutWidget(anywidget.AnyWidget):
             raise RuntimeError(self.error or "no results yet: the computation is still running (call wait())")
         return self._results
 
-    def similarity(self, nodes: Sequence[int] | None = None) -> np.ndarray:
-        """``(N,)`` float32 similarity of every node to ``nodes`` (default: ``selected``).
+    def similarity(self, nodes: Sequence[int] | None = None, negative: Sequence[int] | None = None) -> np.ndarray:
+        """``(N,)`` float32 score of every node: the numbers the browser draws and thresholds.
 
-        The same numbers the browser draws: cosine in the first ``n_eig_view`` eigenvectors as
-        sent to the browser (int8), to the mean direction of the chosen nodes.
+        Cosine in the first ``n_eig_view`` eigenvectors as sent to the browser (int8) to the mean
+        direction of ``nodes`` (default: ``selected``); with negatives (default: ``negative``)
+        nodes not at least ``state.NEGATIVE_MARGIN`` nearer the positives than the negatives
+        score ``state.SUPPRESSED`` (-2). See docs/wire-format.md "Similarity".
         """
         self.results  # noqa: B018 - raises a clear error before results exist
         ids = list(self.selected if nodes is None else nodes)
+        neg = list(self.negative if negative is None else negative)
         n = int(self.meta["n_nodes"])
-        bad = [i for i in ids if not 0 <= int(i) < n]
+        bad = [i for i in ids + neg if not 0 <= int(i) < n]
         if bad:
             raise ValueError(f"node ids {bad[:5]} are out of range: this widget has {n} nodes")
         assert self._eig_wire is not None
-        return wire.similarity(self._eig_wire, ids, self.n_eig_view)
+        return wire.similarity(self._eig_wire, ids, self.n_eig_view, neg)
 
     def selected_masks(self) -> list[np.ndarray]:
         """Per resolution, a boolean ``(n_images, h, w)`` grid of the highlighted patches."""
