@@ -49,7 +49,7 @@ export function createControls(store, model, toolbar, statusbar, { onReset }) {
   // For touch screens and trackpads, where Alt-click is awkward: while on, clicks mark negatives.
   const negative = h("button", {
     type: "button",
-    class: "ncut-btn",
+    class: "ncut-btn ncut-negative-toggle",
     textContent: "Negative",
     title: "Clicks mark negatives: nodes nearer them than the selection are not highlighted (or Alt-click)",
   });

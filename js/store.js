@@ -3,6 +3,7 @@
 // displays) reads the same state and stays linked.
 import { alignedBuffer, decodePayload } from "./codecs.js";
 import { formatCount } from "./format.js";
+import { combineRegion } from "./regions.js";
 import { levelOf, segmentColors, segmentMembers, toggleMembers } from "./segments.js";
 import { createSimilarity, suppressNegatives } from "./similarity.js";
 
@@ -151,6 +152,17 @@ export function createStore(model) {
     clickNode(node, e) {
       if (e.altKey || store.negativeMode) store.pickNegative(node);
       else store.pick(node, !!e.shiftKey);
+    },
+
+    /**
+     * A region (a box on a colormap, a lasso in 3D) becomes the selection; Shift adds it, Alt removes it.
+     * @param {number[]} nodes
+     * @param {{shiftKey?: boolean, altKey?: boolean}} e
+     */
+    selectRegion(nodes, e) {
+      const next = combineRegion(store.selected, nodes, e);
+      store.anchor = next.length ? next[0] : -1;
+      store.setTrait("selected", next);
     },
 
     setNegativeMode(on) {

@@ -1,10 +1,13 @@
 // The 3D eigen-embedding: one THREE.Points cloud whose per-point `sim` attribute drives emphasis in
 // the shader, so a click only re-uploads one float per point. Rendering is on demand (no loop of its
-// own), by the page's one shared WebGL renderer (js/sharedgl.js).
+// own), by the page's one shared WebGL renderer (js/sharedgl.js). With its Lasso toggle on, a drag
+// draws a screen-space polygon instead of orbiting: the points projected inside it become the
+// selection (Shift adds, Alt removes).
 import { HEAT_LUT } from "./colormap.js";
 import { dimParams, parseCssRgb } from "./contrast.js";
 import { describeNode } from "./layout.js";
 import { pickNearest } from "./picking.js";
+import { nodesInPolygon } from "./regions.js";
 import { acquireRenderer } from "./sharedgl.js";
 import { watchBackground } from "./theme.js";
 
@@ -92,13 +95,26 @@ export function createView3d(store, container) {
   tooltip.hidden = true;
   const placeholder = document.createElement("div");
   placeholder.className = "ncut-placeholder";
-  container.append(surface, tooltip, placeholder);
+  const lassoButton = document.createElement("button");
+  lassoButton.type = "button";
+  lassoButton.className = "ncut-btn ncut-lasso-toggle";
+  lassoButton.textContent = "Lasso";
+  lassoButton.title = "Drag to draw around points and select them (Shift adds, Alt removes)";
+  lassoButton.setAttribute("aria-pressed", "false");
+  const SVG = "http://www.w3.org/2000/svg";
+  const lassoSvg = document.createElementNS(SVG, "svg");
+  lassoSvg.setAttribute("class", "ncut-lasso");
+  const lassoShape = document.createElementNS(SVG, "polygon");
+  lassoSvg.append(lassoShape);
+  lassoSvg.style.display = "none";
+  container.append(surface, tooltip, placeholder, lassoSvg, lassoButton);
 
   let gl;
   try {
     gl = acquireRenderer();
   } catch {
     placeholder.textContent = "The 3D view needs WebGL, which this browser did not provide.";
+    lassoButton.remove();
     return { resetCamera() {}, activate() {}, destroy: () => container.replaceChildren() };
   }
   // Every three.js object comes from the renderer's own three.js copy (js/three-kit.js).
@@ -146,9 +162,18 @@ export function createView3d(store, container) {
   // taken from a hidden (0-size) layout, so a draw while the page hides us keeps the right size.
   const size = { cssW: 0, cssH: 0, w: 0, h: 0 };
 
+  /** The camera's column-major view-projection matrix as it is now (picking and the lasso use it). */
+  function viewProjection() {
+    camera.updateMatrixWorld();
+    return new T.Matrix4().multiplyMatrices(camera.projectionMatrix, camera.matrixWorldInverse).elements;
+  }
+
   /** What the shared renderer draws for this view, read when it does (once per frame at most). */
   function frame() {
     if (!size.w || !size.h) return null; // not laid out yet: the ResizeObserver asks again
+    // For tests and page scripts: the projection of the frame on screen (docs/wire-format.md).
+    surface.dataset.viewProjection = Array.from(viewProjection()).join(",");
+    surface.dataset.size = `${size.cssW},${size.cssH}`;
     const css = getComputedStyle(container).backgroundColor;
     if (css && css !== "rgba(0, 0, 0, 0)") bg.setStyle(css);
     const dim = dimParams(parseCssRgb(css));
@@ -238,10 +263,9 @@ export function createView3d(store, container) {
   function pickAt(event) {
     if (!points) return -1;
     const rect = surface.getBoundingClientRect();
-    const m = new T.Matrix4().multiplyMatrices(camera.projectionMatrix, camera.matrixWorldInverse);
     return pickNearest(
       store.data.positions,
-      m.elements,
+      viewProjection(),
       rect.width,
       rect.height,
       event.clientX - rect.left,
@@ -250,11 +274,48 @@ export function createView3d(store, container) {
     );
   }
 
+  let lassoOn = false;
+  let lasso = null; // [[x, y], ...] surface CSS px while a lasso is drawn
+  function setLasso(on) {
+    lassoOn = on;
+    controls.enabled = !on; // the drag draws instead of orbiting
+    lassoButton.setAttribute("aria-pressed", String(on));
+  }
+  function lassoPoint(e) {
+    const rect = surface.getBoundingClientRect();
+    return [e.clientX - rect.left, e.clientY - rect.top];
+  }
+  function drawLasso() {
+    lassoSvg.style.display = lasso ? "" : "none";
+    lassoShape.setAttribute("points", lasso ? lasso.map((p) => p.join(",")).join(" ") : "");
+  }
+
   let down = null;
   function onPointerDown(e) {
     down = { x: e.clientX, y: e.clientY };
+    if (lassoOn && e.button === 0 && points) {
+      lasso = [lassoPoint(e)];
+      surface.setPointerCapture?.(e.pointerId);
+      drawLasso();
+    }
   }
   function onPointerUp(e) {
+    const tiny = down && Math.hypot(e.clientX - down.x, e.clientY - down.y) <= CLICK_SLOP_PX;
+    if (lasso && tiny) {
+      // A click, not a lasso: it picks the point under it as usual.
+      lasso = null;
+      drawLasso();
+    } else if (lasso) {
+      const polygon = lasso;
+      lasso = null;
+      drawLasso();
+      down = null;
+      const rect = surface.getBoundingClientRect();
+      if (polygon.length >= 3) {
+        store.selectRegion(nodesInPolygon(store.data.positions, viewProjection(), rect.width, rect.height, polygon), e);
+      }
+      return;
+    }
     if (!down || e.button !== 0) return;
     const moved = Math.hypot(e.clientX - down.x, e.clientY - down.y);
     down = null;
@@ -263,6 +324,11 @@ export function createView3d(store, container) {
     if (node >= 0) store.clickNode(node, e);
   }
   function onPointerMove(e) {
+    if (lasso) {
+      lasso.push(lassoPoint(e));
+      drawLasso();
+      return;
+    }
     if (e.buttons) {
       tooltip.hidden = true;
       return;
@@ -288,6 +354,8 @@ export function createView3d(store, container) {
     tooltip.hidden = false;
   }
 
+  const onLassoButton = () => setLasso(!lassoOn);
+  lassoButton.addEventListener("click", onLassoButton);
   surface.addEventListener("pointerdown", onPointerDown);
   surface.addEventListener("pointerup", onPointerUp);
   surface.addEventListener("pointermove", onPointerMove);
@@ -327,6 +395,7 @@ export function createView3d(store, container) {
     unsubscribe.forEach((off) => off());
     resizeObserver.disconnect();
     cancelAnimationFrame(hoverFrame);
+    lassoButton.removeEventListener("click", onLassoButton);
     surface.removeEventListener("pointerdown", onPointerDown);
     surface.removeEventListener("pointerup", onPointerUp);
     surface.removeEventListener("pointermove", onPointerMove);
