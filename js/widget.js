@@ -2,6 +2,7 @@
 // each render mounts its own views, with its own 3D camera, on that store.
 import "./widget.css";
 import { createControls } from "./controls.js";
+import { createFocusView } from "./focusview.js";
 import { createHierarchy } from "./hierarchy.js";
 import { createImageGrid } from "./imagegrid.js";
 import { canReachKernel, kernelNotice } from "./kernelstate.js";
@@ -63,6 +64,7 @@ export default {
       createControls(store, model, toolbar, statusbar, { onReset: view3d.resetCamera }),
       view3d.destroy,
       createImageGrid(store, gridPane),
+      createFocusView(store, gridPane),
       createHierarchy(store, hierarchy),
       watchKernel(model, el, showKernel),
     ];
