@@ -47,7 +47,7 @@ void main() {
   gl_FragColor = vec4(vColor, 1.0);
 }`;
 
-// Selected nodes: a ring drawn over everything.
+// Selected nodes: a ring drawn over everything (white inside black; negatives red inside black).
 const RING_VERTEX = /* glsl */ `
 uniform float uSize;
 void main() {
@@ -55,10 +55,11 @@ void main() {
   gl_PointSize = uSize;
 }`;
 const RING_FRAGMENT = /* glsl */ `
+uniform vec3 uInner;
 void main() {
   float r = length(gl_PointCoord - 0.5) * 2.0;
   if (r > 1.0 || r < 0.45) discard;
-  gl_FragColor = r > 0.75 ? vec4(0.0, 0.0, 0.0, 1.0) : vec4(1.0);
+  gl_FragColor = r > 0.75 ? vec4(0.0, 0.0, 0.0, 1.0) : vec4(uInner, 1.0);
 }`;
 
 function lutTexture(T) {
@@ -145,7 +146,15 @@ export function createView3d(store, container) {
     uLut: { value: lut },
   };
   const material = new T.ShaderMaterial({ vertexShader: VERTEX, fragmentShader: FRAGMENT, uniforms });
-  const ringUniforms = { uSize: { value: 14 } };
+  const ringUniforms = { uSize: { value: 14 }, uInner: { value: new T.Vector3(1, 1, 1) } };
+  // Negatives share the size uniform object, so one resize updates both.
+  const negRingMaterial = new T.ShaderMaterial({
+    vertexShader: RING_VERTEX,
+    fragmentShader: RING_FRAGMENT,
+    uniforms: { uSize: ringUniforms.uSize, uInner: { value: new T.Vector3(1, 0.3, 0.31) } },
+    depthTest: false,
+    transparent: true,
+  });
   const ringMaterial = new T.ShaderMaterial({
     vertexShader: RING_VERTEX,
     fragmentShader: RING_FRAGMENT,
@@ -155,6 +164,7 @@ export function createView3d(store, container) {
   });
   let points = null;
   let rings = null;
+  let negRings = null;
   let shownColors = null; // the Uint8Array the rgb attribute holds (RGB or segment colours)
   let home = null; // {position, target}
   let hoverFrame = 0;
@@ -188,12 +198,12 @@ export function createView3d(store, container) {
   const requestRender = drawing.invalidate;
 
   function disposeCloud() {
-    for (const obj of [points, rings]) {
+    for (const obj of [points, rings, negRings]) {
       if (!obj) continue;
       scene.remove(obj);
       obj.geometry.dispose();
     }
-    points = rings = null;
+    points = rings = negRings = null;
   }
 
   function onData() {
@@ -215,6 +225,10 @@ export function createView3d(store, container) {
     rings.frustumCulled = false;
     rings.renderOrder = 1;
     scene.add(rings);
+    negRings = new T.Points(new T.BufferGeometry(), negRingMaterial);
+    negRings.frustumCulled = false;
+    negRings.renderOrder = 1;
+    scene.add(negRings);
 
     const { center, radius } = geometry.boundingSphere;
     const r = radius || 1;
@@ -239,12 +253,13 @@ export function createView3d(store, container) {
     const attr = points.geometry.getAttribute("sim");
     if (store.sim) attr.array.set(store.sim);
     attr.needsUpdate = true;
-    const marked = store.markedNodes;
-    const ringPos = new Float32Array(marked.length * 3);
-    marked.forEach((id, i) => ringPos.set(store.data.positions.subarray(id * 3, id * 3 + 3), i * 3));
-    rings.geometry.dispose();
-    rings.geometry = new T.BufferGeometry();
-    rings.geometry.setAttribute("position", new T.BufferAttribute(ringPos, 3));
+    for (const [obj, marked] of [[rings, store.markedNodes], [negRings, store.markedNegatives]]) {
+      const ringPos = new Float32Array(marked.length * 3);
+      marked.forEach((id, i) => ringPos.set(store.data.positions.subarray(id * 3, id * 3 + 3), i * 3));
+      obj.geometry.dispose();
+      obj.geometry = new T.BufferGeometry();
+      obj.geometry.setAttribute("position", new T.BufferAttribute(ringPos, 3));
+    }
     onStyle();
   }
 
@@ -405,6 +420,7 @@ export function createView3d(store, container) {
     disposeCloud();
     material.dispose();
     ringMaterial.dispose();
+    negRingMaterial.dispose();
     lut.dispose();
     gl.release();
     container.replaceChildren();
