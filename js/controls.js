@@ -117,7 +117,7 @@ export function createControls(store, model, toolbar, statusbar, { onReset }) {
       const thr = store.threshold;
       for (let i = 0; i < n; i++) if (store.sim[i] >= thr) highlighted++;
     }
-    summary.textContent = summaryText({ nNodes: n, selected: store.selected.length, highlighted, threshold: store.threshold });
+    summary.textContent = summaryText({ nNodes: n, selected: store.selected.length, negative: store.negative.length, highlighted, threshold: store.threshold });
   }
 
   function syncStatus() {
