@@ -129,3 +129,11 @@ def test_the_exported_page_restores_k(tmp_path):
     w = _widget()
     w.k = 3
     assert page_state(w)["traits"]["k"] == 3
+
+
+def test_the_ladder_reports_progress_per_level():
+    rng = np.random.default_rng(4)
+    calls = []
+    ladder = segment_ladder(rng.normal(size=(200, 6)), rng.uniform(size=(200, 3)), progress=lambda *a: calls.append(a))
+    assert ladder.ks == (2, 3, 4, 6)
+    assert calls == [("Segments", i, 4) for i in range(5)]

@@ -57,10 +57,11 @@ class _Encoded:
     segment_labels: np.ndarray  # (L, N) uint8, the labels exactly as the browser decodes them
 
     @classmethod
-    def of(cls, results: Results) -> _Encoded:
+    def of(cls, results: Results, progress: Callable[[str, int, int], None] | None = None) -> _Encoded:
         # The ladder is computed here, once per result, from the full eigenvectors: the browser
-        # only ever reads its labels (one byte a node per level).
-        ladder = segment_ladder(results.eigvecs, results.rgb)
+        # only ever reads its labels (one byte a node per level). A job passes its progress
+        # callback, so the levels show in the bar and a cancel stops between them.
+        ladder = segment_ladder(results.eigvecs, results.rgb, progress=progress)
         state = wire.encode_state(
             results.layout, results.eigvecs, results.X_3d, results.rgb, results.images,
             version=next(_versions), segments=ladder,
@@ -248,10 +249,11 @@ class NcutWidget(anywidget.AnyWidget):
 
         def encoded(progress: Callable[[str, int, int], None]) -> _Encoded:
             results = work(progress)
-            progress("Sending to the browser", 0, 1)
-            # Encoding (quantizing, JPEG thumbnails) stays on the job's thread; only trait
+            # Segments, quantizing and JPEG thumbnails stay on the job's thread; only trait
             # assignment happens on the widget's.
-            return _Encoded.of(results)
+            segmented = _Encoded.of(results, progress)
+            progress("Sending to the browser", 0, 1)
+            return segmented
 
         def done(shown: object) -> None:
             self._mailbox.post(lambda: self._show(shown))  # type: ignore[arg-type]
