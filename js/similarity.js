@@ -26,6 +26,25 @@ export function suppressNegatives(pos, neg) {
 }
 
 /**
+ * The score every view draws and thresholds (docs/wire-format.md "Similarity"): cosine to the
+ * selection's mean direction, negatives applied (suppressNegatives), and 1 on the selected nodes
+ * themselves, so a selection is never dimmed. The same numbers as Python's `state.similarity`.
+ * @param {ReturnType<typeof createSimilarity>} engine
+ * @param {number[]} selected non-empty
+ * @param {number[]} negative
+ * @param {number} nEig
+ * @param {Float32Array} [out] N
+ * @param {Float32Array} [negOut] N, scratch for the negatives' cosine
+ * @returns {Float32Array} out
+ */
+export function selectionScore(engine, selected, negative, nEig, out, negOut) {
+  out = engine.compute(selected, nEig, out);
+  if (negative.length) suppressNegatives(out, engine.compute(negative, nEig, negOut));
+  for (const s of selected) out[s] = 1;
+  return out;
+}
+
+/**
  * Builds a similarity engine over int8 eigenvectors.
  * @param {Int8Array} eigvecs N*k row-major codes
  * @param {ArrayLike<number>} scales k dequantization scales (v = code * scale)

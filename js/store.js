@@ -5,7 +5,7 @@ import { alignedBuffer, decodePayload } from "./codecs.js";
 import { formatCount } from "./format.js";
 import { combineRegion } from "./regions.js";
 import { levelOf, segmentColors, segmentMembers, toggleMembers } from "./segments.js";
-import { createSimilarity, suppressNegatives } from "./similarity.js";
+import { createSimilarity, selectionScore } from "./similarity.js";
 
 const COLOR_MODES = ["rgb", "similarity", "segments"];
 // Selections up to this many nodes get a mark on each node (a box in the grid, a ring in 3D); a
@@ -256,10 +256,10 @@ export function createStore(model) {
     store.selected = validIds("selected");
     store.negative = validIds("negative");
     if (!store.selected.includes(store.anchor)) store.anchor = store.selected.length ? store.selected[0] : -1;
-    store.sim = engine && store.selected.length ? engine.compute(store.selected, store.nEig, simBuffer) : null;
-    if (store.sim && store.negative.length) {
-      suppressNegatives(store.sim, engine.compute(store.negative, store.nEig, negBuffer));
-    }
+    store.sim =
+      engine && store.selected.length
+        ? selectionScore(engine, store.selected, store.negative, store.nEig, simBuffer, negBuffer)
+        : null;
     emit("similarity");
   }
 

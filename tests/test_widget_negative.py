@@ -42,12 +42,15 @@ def test_the_score_is_the_positive_cosine_where_it_beats_the_negative_by_the_mar
 
     pos, negative = cos(sel), cos(neg)
     got = wire.similarity(eig, sel, nv, neg)
+    others = np.ones(len(pos), dtype=bool)
+    others[sel] = False
     kept = pos - negative >= wire.NEGATIVE_MARGIN
-    assert 0 < kept.sum() < len(kept)
-    np.testing.assert_allclose(got[kept], pos[kept], atol=1e-5)
-    assert (got[~kept] == wire.SUPPRESSED).all()
-    # Without negatives the score is the plain cosine.
-    np.testing.assert_allclose(wire.similarity(eig, sel, nv), pos, atol=1e-5)
+    assert 0 < (kept & others).sum() < others.sum()
+    np.testing.assert_allclose(got[kept & others], pos[kept & others], atol=1e-5)
+    assert (got[~kept & others] == wire.SUPPRESSED).all()
+    assert (got[sel] == 1.0).all()  # the selection itself is never dimmed
+    # Without negatives the score is the plain cosine (and 1 on the selection).
+    np.testing.assert_allclose(wire.similarity(eig, sel, nv)[others], pos[others], atol=1e-5)
 
 
 def _widget() -> NcutWidget:

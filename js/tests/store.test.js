@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { createSimilarity } from "../similarity.js";
+import { createSimilarity, selectionScore } from "../similarity.js";
 import { createStore } from "../store.js";
 import { fakeModel, randomResult } from "./helpers.js";
 
@@ -87,7 +87,7 @@ describe("createStore: selection and similarity", () => {
     expect(model.get("selected")).toEqual([17]);
     expect(model.saves).toBe(1);
     expect(onSim).toHaveBeenCalledTimes(1);
-    const want = createSimilarity(store.data.eigvecs, store.data.eigScale, 6).compute([17], 6);
+    const want = selectionScore(createSimilarity(store.data.eigvecs, store.data.eigScale, 6), [17], [], 6);
     expect(store.sim).toEqual(want);
     expect(store.sim[17]).toBeCloseTo(1, 5);
     expect(r.meta.n_nodes).toBe(store.sim.length);
@@ -125,7 +125,7 @@ describe("createStore: selection and similarity", () => {
     const all = Float32Array.from(store.sim);
     model.set("n_eig_view", 2);
     expect(store.nEig).toBe(2);
-    const two = createSimilarity(store.data.eigvecs, store.data.eigScale, 6).compute([1], 2);
+    const two = selectionScore(createSimilarity(store.data.eigvecs, store.data.eigScale, 6), [1], [], 2);
     expect(store.sim).toEqual(two);
     expect(store.sim).not.toEqual(all);
     model.set("n_eig_view", 50);

@@ -234,7 +234,8 @@ def similarity(
     ``pos_i``: cosine of node i to the mean direction of the ``selected`` unit rows. Without
     ``negative`` the score is ``pos``. With negatives, ``neg_i`` is the same cosine to the
     negatives' mean direction, and the score is ``pos_i`` where ``pos_i - neg_i >= NEGATIVE_MARGIN``
-    and :data:`SUPPRESSED` (-2, below any threshold) elsewhere.
+    and :data:`SUPPRESSED` (-2, below any threshold) elsewhere. The selected nodes themselves
+    score 1: a selection (a box, a lasso, a segment) is never dimmed.
 
     Args:
         eig: ``(N, k)`` float32 eigenvectors as sent (see :func:`decode_eigvecs`).
@@ -251,8 +252,9 @@ def similarity(
     unit = np.divide(q, norms, out=np.zeros_like(q), where=norms > 0)
     if len(selected) == 0:
         return np.zeros(eig.shape[0], dtype=np.float32)
-    pos = _cosine_to_mean(unit, selected)
-    if len(negative) == 0:
-        return pos
-    neg = _cosine_to_mean(unit, negative)
-    return np.where(pos - neg >= np.float32(NEGATIVE_MARGIN), pos, np.float32(SUPPRESSED)).astype(np.float32)
+    score = _cosine_to_mean(unit, selected)
+    if len(negative) > 0:
+        neg = _cosine_to_mean(unit, negative)
+        score = np.where(score - neg >= np.float32(NEGATIVE_MARGIN), score, np.float32(SUPPRESSED)).astype(np.float32)
+    score[np.asarray(selected, dtype=np.int64)] = 1.0
+    return score
