@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -76,6 +77,10 @@ def test_a_box_selects_exactly_its_patches_shift_adds_alt_removes(regions_page) 
     _drag(page, [first[:2], (first[0] + 20, first[1] + 10), first[2:]])
     _wait_selected(page, len(expected))
     assert sorted(dom.selected()) == expected
+    # Every selected patch counts as highlighted (selected nodes score 1), as in Python.
+    shown = int(re.search(r"([\d,]+) of", dom.summary()).group(1).replace(",", ""))
+    python = int((w.similarity(expected, []) >= w.threshold).sum())
+    assert shown == python and shown >= len(expected)
 
     second = _corners(dom, 0, 1, (0.9, 0.9), (0.6, 0.6))  # dragged up-left, on another image
     added = _box_nodes(dom, 0, 1, second)
