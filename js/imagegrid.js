@@ -96,16 +96,16 @@ export function createImageGrid(store, container) {
       const band = meta.images.slice(first, first + perBand);
       const missing = perBand - band.length;
       pad(1);
-      for (const img of band) {
+      band.forEach((img, offset) => {
         const name = document.createElement("div");
         name.className = "ncut-colname";
-        name.dataset.image = String(first + band.indexOf(img));
+        name.dataset.image = String(first + offset);
         name.tabIndex = 0;
         name.setAttribute("role", "button");
         name.title = `${img.name}: click to focus this image`;
         name.textContent = img.name;
         grid.append(name);
-      }
+      });
       pad(missing);
       for (const row of rows) {
         const label = document.createElement("div");
