@@ -1,5 +1,6 @@
 // The hierarchy strip: for the clicked node's image, its segment at every level of the ladder,
-// coarse to fine, one small mask per level; clicking a level shows that many segments (sets k).
+// coarse to fine, one small mask per level; clicking a level shows that many segments (sets k, and
+// switches to Segments mode).
 import { hierarchyMasks } from "./segments.js";
 import { nodeInfo } from "./layout.js";
 
@@ -71,7 +72,8 @@ export function createHierarchy(store, container) {
 
   function onClick(e) {
     const button = e.target.closest(".ncut-level");
-    if (button && strip.contains(button)) store.setTrait("k", Number(button.dataset.k));
+    if (!button || !strip.contains(button)) return;
+    store.showSegments(Number(button.dataset.k));
   }
 
   strip.addEventListener("click", onClick);

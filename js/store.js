@@ -165,6 +165,15 @@ export function createStore(model) {
       store.setTrait("selected", next);
     },
 
+    /**
+     * Shows `k` segments: sets k and, if needed, Segments mode (one save for both traits).
+     * @param {number} k one of the ladder's ks
+     */
+    showSegments(k) {
+      if (store.colorMode !== "segments") model.set("color_mode", "segments");
+      store.setTrait("k", k);
+    },
+
     setNegativeMode(on) {
       store.negativeMode = !!on;
       emit("style");

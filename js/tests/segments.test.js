@@ -116,6 +116,15 @@ describe("store in Segments mode", () => {
     expect(store.selected).toEqual([4]);
   });
 
+  it("showSegments sets k and Segments mode in one save", () => {
+    const { model, store } = loaded({ color_mode: "rgb" });
+    store.showSegments(6);
+    expect(model.get("color_mode")).toBe("segments");
+    expect(model.get("k")).toBe(6);
+    expect(model.saves).toBe(1);
+    expect(store.segmentLevel).toBe(2);
+  });
+
   it("marks small selections node by node, and not a large one", () => {
     const { store } = loaded({ color_mode: "segments", k: 2 });
     store.pick(0);

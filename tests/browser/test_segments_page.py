@@ -101,3 +101,15 @@ def test_the_hierarchy_strip_shows_the_clicked_patch_at_every_level(segments_pag
     dom.root.locator(".ncut-value", has_text="3 segments").wait_for()
     assert levels.nth(ks.index(3)).get_attribute("aria-pressed") == "true"
     assert log.page_errors == [] and log.console_errors == []
+
+
+def test_a_level_clicked_in_rgb_mode_switches_to_segments(segments_page) -> None:
+    w, page, log, dom = segments_page
+    dom.root.get_by_role("button", name="RGB", exact=True).click()
+    dom.click_patch(0, 0, 3, 3)  # in RGB mode: one node, and the strip follows it
+    levels = dom.root.locator(".ncut-hierarchy .ncut-level")
+    levels.first.wait_for()
+    levels.nth(w.meta["segments"]["ks"].index(4)).click()
+    dom.root.locator(".ncut-value", has_text="4 segments").wait_for()
+    assert dom.root.get_by_role("button", name="Segments", exact=True).get_attribute("aria-pressed") == "true"
+    assert log.page_errors == [] and log.console_errors == []
