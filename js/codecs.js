@@ -76,7 +76,7 @@ export function dequantizePositions(q, lo, hi) {
  * @param {object} meta the `meta` trait
  * @param {ArrayBuffer} buffer the reassembled payload
  * @returns {{meta: object, nNodes: number, k: number, positions: Float32Array, colors: Uint8Array,
- *   eigvecs: Int8Array, eigScale: Float32Array, thumbnails: Blob[]}}
+ *   eigvecs: Int8Array, eigScale: Float32Array, thumbnails: Blob[], segments: ReturnType<typeof decodeSegments>}}
  */
 export function decodePayload(meta, buffer) {
   if (buffer.byteLength !== meta.total_bytes) {
@@ -101,5 +101,29 @@ export function decodePayload(meta, buffer) {
     eigvecs,
     eigScale: Float32Array.from(meta.eig_scale),
     thumbnails,
+    segments: decodeSegments(meta, buffer, nNodes),
   };
+}
+
+/**
+ * The segment ladder of a payload: per level l, `labels` holds node i's segment at
+ * `labels[l * nNodes + i]`, drawn in `colors[l]` (k_l * 3 sRGB bytes, the mean RGB of its nodes).
+ * @param {object} meta
+ * @param {ArrayBuffer} buffer
+ * @param {number} nNodes
+ * @returns {{ks: number[], labels: Uint8Array, colors: Uint8Array[]} | null} null when the payload has none
+ */
+export function decodeSegments(meta, buffer, nNodes) {
+  const spec = meta.arrays.segments;
+  if (!spec || !meta.segments) return null;
+  const [levels, n] = spec.shape;
+  const ks = meta.segments.ks.map(Number);
+  if (n !== nNodes || levels !== ks.length || meta.segments.colors.length !== levels) {
+    throw new Error("meta.arrays.segments disagrees with n_nodes / meta.segments");
+  }
+  const colors = meta.segments.colors.map((level, l) => {
+    if (level.length !== ks[l]) throw new Error(`meta.segments.colors[${l}] has ${level.length} colours for k=${ks[l]}`);
+    return Uint8Array.from(level.flat());
+  });
+  return { ks, labels: view(buffer, spec, "segments"), colors };
 }

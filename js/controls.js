@@ -1,4 +1,4 @@
-// The toolbar (eigenvectors, threshold, color mode, blend, clear, reset) and the status bar
+// The toolbar (eigenvectors, threshold, color mode, segment granularity, blend, clear, reset) and the status bar
 // (progress of the Python job, selection summary, heatmap legend).
 import { HEAT_MAX, HEAT_MIN, heatGradientCss } from "./colormap.js";
 import { formatCount, summaryText } from "./format.js";
@@ -37,12 +37,27 @@ export function createControls(store, model, toolbar, statusbar, { onReset }) {
   const thr = slider("Threshold", -1, 1, 0.01);
   const modeRgb = h("button", { type: "button", class: "ncut-seg", textContent: "RGB" });
   const modeSim = h("button", { type: "button", class: "ncut-seg", textContent: "Similarity" });
-  const mode = h("div", { class: "ncut-segmented", role: "group", "aria-label": "Color mode" }, modeRgb, modeSim);
+  const modeSegs = h("button", {
+    type: "button",
+    class: "ncut-seg",
+    textContent: "Segments",
+    title: "Colour each segment by its mean RGB; a click selects the whole segment",
+  });
+  const mode = h("div", { class: "ncut-segmented", role: "group", "aria-label": "Color mode" }, modeRgb, modeSim, modeSegs);
+  // Over the ladder's levels (coarse to fine), not over k itself: only the ladder's ks exist.
+  const gran = slider("Granularity", 0, 0, 1);
+  // For touch screens and trackpads, where Alt-click is awkward: while on, clicks mark negatives.
+  const negative = h("button", {
+    type: "button",
+    class: "ncut-btn ncut-negative-toggle",
+    textContent: "Negative",
+    title: "Clicks mark negatives: nodes nearer them than the selection are not highlighted (or Alt-click)",
+  });
   const blend = h("input", { type: "checkbox" });
   const blendLabel = h("label", { class: "ncut-check" }, blend, "Blend photo");
   const clear = h("button", { type: "button", class: "ncut-btn", textContent: "Clear", title: "Clear the selection (Esc)" });
   const reset = h("button", { type: "button", class: "ncut-btn", textContent: "Reset view", title: "Reset the 3D camera" });
-  toolbar.append(eig.wrap, thr.wrap, mode, blendLabel, h("span", { class: "ncut-spacer" }), clear, reset);
+  toolbar.append(eig.wrap, thr.wrap, mode, gran.wrap, negative, blendLabel, h("span", { class: "ncut-spacer" }), clear, reset);
 
   const stage = h("span", { class: "ncut-stage" });
   const bar = h("progress", { class: "ncut-progress", max: 1 });
@@ -70,11 +85,19 @@ export function createControls(store, model, toolbar, statusbar, { onReset }) {
     eig.input.disabled = !store.data;
     thr.input.value = String(store.threshold);
     thr.output.value = store.threshold.toFixed(2);
-    const sim = store.colorMode === "similarity";
-    modeRgb.setAttribute("aria-pressed", String(!sim));
-    modeSim.setAttribute("aria-pressed", String(sim));
+    const mode = store.colorMode;
+    modeRgb.setAttribute("aria-pressed", String(mode === "rgb"));
+    modeSim.setAttribute("aria-pressed", String(mode === "similarity"));
+    modeSegs.setAttribute("aria-pressed", String(mode === "segments"));
+    const ladder = store.data ? store.data.segments : null;
+    modeSegs.disabled = !ladder;
+    gran.input.disabled = !ladder;
+    gran.input.max = String(ladder ? ladder.ks.length - 1 : 0);
+    gran.input.value = String(Math.max(0, store.segmentLevel));
+    gran.output.value = ladder && store.segmentLevel >= 0 ? `${store.k} segments` : "";
     blend.checked = store.blend;
-    clear.disabled = store.selected.length === 0;
+    negative.setAttribute("aria-pressed", String(store.negativeMode));
+    clear.disabled = store.selected.length === 0 && store.negative.length === 0;
     reset.disabled = !store.data;
   }
 
@@ -94,7 +117,7 @@ export function createControls(store, model, toolbar, statusbar, { onReset }) {
       const thr = store.threshold;
       for (let i = 0; i < n; i++) if (store.sim[i] >= thr) highlighted++;
     }
-    summary.textContent = summaryText({ nNodes: n, selected: store.selected.length, highlighted, threshold: store.threshold });
+    summary.textContent = summaryText({ nNodes: n, selected: store.selected.length, negative: store.negative.length, highlighted, threshold: store.threshold });
   }
 
   function syncStatus() {
@@ -123,6 +146,12 @@ export function createControls(store, model, toolbar, statusbar, { onReset }) {
     listen(thr.input, "input", () => store.setTrait("threshold", Number(thr.input.value))),
     listen(modeRgb, "click", () => store.setTrait("color_mode", "rgb")),
     listen(modeSim, "click", () => store.setTrait("color_mode", "similarity")),
+    listen(modeSegs, "click", () => store.setTrait("color_mode", "segments")),
+    listen(gran.input, "input", () => {
+      const ladder = store.data && store.data.segments;
+      if (ladder) store.setTrait("k", ladder.ks[Number(gran.input.value)]);
+    }),
+    listen(negative, "click", () => store.setNegativeMode(!store.negativeMode)),
     listen(blend, "change", () => store.setBlend(blend.checked)),
     listen(clear, "click", () => store.clear()),
     listen(reset, "click", onReset),

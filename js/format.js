@@ -14,11 +14,12 @@ export function formatCount(n) {
 
 /**
  * The status bar's selection summary.
- * @param {{nNodes: number, selected: number, highlighted: number | null, threshold: number}} s
- *   highlighted is null without a selection
+ * @param {{nNodes: number, selected: number, negative?: number, highlighted: number | null, threshold: number}} s
+ *   highlighted is null without a selection; negative counts the negative nodes
  * @returns {string}
  */
-export function summaryText({ nNodes, selected, highlighted, threshold }) {
+export function summaryText({ nNodes, selected, negative = 0, highlighted, threshold }) {
   if (highlighted === null || !selected) return `${formatCount(nNodes)} nodes · click a point or a patch`;
-  return `${formatCount(selected)} selected · ${formatCount(highlighted)} of ${formatCount(nNodes)} nodes ≥ ${threshold.toFixed(2)}`;
+  const neg = negative ? ` · ${formatCount(negative)} negative` : "";
+  return `${formatCount(selected)} selected${neg} · ${formatCount(highlighted)} of ${formatCount(nNodes)} nodes ≥ ${threshold.toFixed(2)}`;
 }

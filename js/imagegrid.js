@@ -1,80 +1,16 @@
 // The figure of the seed tutorial, live: a row of photos, then one row of colormaps per resolution,
 // one column per image. Colormaps are drawn crisp at their patch grid; clicking a patch selects its
-// node, and a selection turns every cell into a similarity view.
-import { HEAT_LUT, heatIndex, heatT } from "./colormap.js";
+// node, dragging a rectangle on a cell selects the patches it encloses (Shift adds, Alt removes),
+// and a selection turns every cell into a similarity view.
 import { dimParams, parseCssRgb } from "./contrast.js";
 import { bandLayout, patchAt } from "./gridlayout.js";
 import { describeNode, finestResolution, nodeId, nodeInfo } from "./layout.js";
+import { markPatch, paintOverlay, paintPatches } from "./paint.js";
+import { patchesInRect } from "./regions.js";
 import { watchBackground } from "./theme.js";
 
 const PHOTO = -1;
 const CLICK_SLOP_PX = 4;
-
-/**
- * Fills an h*w RGBA buffer with the colors one resolution of one image shows.
- * @param {Uint8ClampedArray} px output, h*w*4
- * @param {object} store
- * @param {object} res a meta.resolutions entry
- * @param {number} image
- * @param {{grey: number, amount: number}} dim how non-highlighted patches dim (js/contrast.js, as in 3D)
- */
-function paintPatches(px, store, res, image, dim) {
-  const { colors } = store.data;
-  const sim = store.sim;
-  const heat = sim && store.colorMode === "similarity";
-  const threshold = store.threshold;
-  const start = nodeId(res, image, 0, 0);
-  const count = res.h * res.w;
-  for (let p = 0; p < count; p++) {
-    const node = start + p;
-    let r, g, b;
-    if (heat) {
-      const o = heatIndex(sim[node]) * 3;
-      r = HEAT_LUT[o];
-      g = HEAT_LUT[o + 1];
-      b = HEAT_LUT[o + 2];
-    } else {
-      r = colors[node * 3];
-      g = colors[node * 3 + 1];
-      b = colors[node * 3 + 2];
-      if (sim && sim[node] < threshold) {
-        // dimColor of js/contrast.js, inlined: this loop runs once per node on every redraw.
-        r += (dim.grey - r) * dim.amount;
-        g += (dim.grey - g) * dim.amount;
-        b += (dim.grey - b) * dim.amount;
-      }
-    }
-    px[p * 4] = r;
-    px[p * 4 + 1] = g;
-    px[p * 4 + 2] = b;
-    px[p * 4 + 3] = 255;
-  }
-}
-
-/** Heat overlay for a photo: transparent where dissimilar, opaque where highlighted. */
-function paintOverlay(px, store, res, image) {
-  const sim = store.sim;
-  const threshold = store.threshold;
-  const start = nodeId(res, image, 0, 0);
-  const count = res.h * res.w;
-  for (let p = 0; p < count; p++) {
-    const s = sim[start + p];
-    const o = heatIndex(s) * 3;
-    px[p * 4] = HEAT_LUT[o];
-    px[p * 4 + 1] = HEAT_LUT[o + 1];
-    px[p * 4 + 2] = HEAT_LUT[o + 2];
-    px[p * 4 + 3] = s >= threshold ? 150 : 90 * heatT(s);
-  }
-}
-
-function markPatch(ctx, x, y, w, h) {
-  ctx.lineWidth = 3;
-  ctx.strokeStyle = "rgba(0,0,0,0.85)";
-  ctx.strokeRect(x, y, w, h);
-  ctx.lineWidth = 1.5;
-  ctx.strokeStyle = "#fff";
-  ctx.strokeRect(x, y, w, h);
-}
 
 /**
  * Mounts the image grid into `container` and keeps it in sync with the store.
@@ -91,7 +27,10 @@ export function createImageGrid(store, container) {
   tooltip.className = "ncut-tooltip";
   tooltip.setAttribute("role", "status");
   tooltip.hidden = true;
-  container.append(message, grid, tooltip);
+  const box = document.createElement("div"); // the rectangle being dragged
+  box.className = "ncut-box";
+  box.hidden = true;
+  container.append(message, grid, tooltip, box);
 
   // {canvas, res, image, w, h}: w×h is the cell's backing size in device pixels as last laid out,
   // 0 until the cell has been laid out. Canvases are sized from these observed sizes only, never
@@ -157,13 +96,16 @@ export function createImageGrid(store, container) {
       const band = meta.images.slice(first, first + perBand);
       const missing = perBand - band.length;
       pad(1);
-      for (const img of band) {
+      band.forEach((img, offset) => {
         const name = document.createElement("div");
         name.className = "ncut-colname";
+        name.dataset.image = String(first + offset);
+        name.tabIndex = 0;
+        name.setAttribute("role", "button");
+        name.title = `${img.name}: click to focus this image`;
         name.textContent = img.name;
-        name.title = img.name;
         grid.append(name);
-      }
+      });
       pad(missing);
       for (const row of rows) {
         const label = document.createElement("div");
@@ -316,11 +258,13 @@ export function createImageGrid(store, container) {
         ctx.drawImage(small, 0, 0, cw, ch);
         ctx.globalAlpha = 1;
       }
-      for (const node of store.selected) {
-        const info = nodeInfo(meta, node);
-        if (!info || info.image !== image || (res !== PHOTO && info.res !== res)) continue;
-        const rr = meta.resolutions[info.res];
-        markPatch(ctx, (info.col / rr.w) * cw, (info.row / rr.h) * ch, cw / rr.w, ch / rr.h);
+      for (const [nodes, negative] of [[store.markedNodes, false], [store.markedNegatives, true]]) {
+        for (const node of nodes) {
+          const info = nodeInfo(meta, node);
+          if (!info || info.image !== image || (res !== PHOTO && info.res !== res)) continue;
+          const rr = meta.resolutions[info.res];
+          markPatch(ctx, (info.col / rr.w) * cw, (info.row / rr.h) * ch, cw / rr.w, ch / rr.h, negative);
+        }
       }
     }
   }
@@ -343,18 +287,75 @@ export function createImageGrid(store, container) {
   let down = null;
   let pressed = false; // a pointer press was just handled: the click event after it is the same click
   function onPointerDown(e) {
-    down = e.button === 0 ? { x: e.clientX, y: e.clientY, target: e.target } : null;
+    down = e.button === 0 ? { x: e.clientX, y: e.clientY, target: e.target, dragging: false } : null;
     pressed = false;
+    // Keep the drag's events on its cell when the pointer leaves it (the rectangle clamps to it).
+    if (down && cellOf.has(e.target)) e.target.setPointerCapture?.(e.pointerId);
+  }
+
+  /** The dragged rectangle, in the pointer's client px, clamped to the cell it started on. */
+  function dragRect(e) {
+    const rect = down.target.getBoundingClientRect();
+    const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
+    const x = clamp(e.clientX, rect.left, rect.right);
+    const y = clamp(e.clientY, rect.top, rect.bottom);
+    return { rect, x0: down.x, y0: down.y, x1: x, y1: y };
+  }
+
+  function showBox(e) {
+    const { x0, y0, x1, y1 } = dragRect(e);
+    // The pane scrolls: place the box in its content coordinates, like the tooltip.
+    const pane = container.getBoundingClientRect();
+    box.style.left = `${Math.min(x0, x1) - pane.left + container.scrollLeft}px`;
+    box.style.top = `${Math.min(y0, y1) - pane.top + container.scrollTop}px`;
+    box.style.width = `${Math.abs(x1 - x0)}px`;
+    box.style.height = `${Math.abs(y1 - y0)}px`;
+    box.hidden = false;
+  }
+
+  function selectBox(e) {
+    const cell = cellOf.get(down.target);
+    const meta = store.data.meta;
+    const r = meta.resolutions[cell.res === PHOTO ? finestResolution(meta) : cell.res];
+    const { rect, x0, y0, x1, y1 } = dragRect(e);
+    const patches = patchesInRect(r, rect.width, rect.height, x0 - rect.left, y0 - rect.top, x1 - rect.left, y1 - rect.top);
+    store.selectRegion(
+      patches.map(({ row, col }) => nodeId(r, cell.image, row, col)),
+      e,
+    );
+  }
+
+  function onPointerMove(e) {
+    if (down && store.data && cellOf.has(down.target)) {
+      if (!down.dragging && Math.hypot(e.clientX - down.x, e.clientY - down.y) > CLICK_SLOP_PX) down.dragging = true;
+      if (down.dragging) {
+        tooltip.hidden = true;
+        showBox(e);
+        return;
+      }
+    }
+    onHover(e);
   }
 
   function onPointerUp(e) {
     if (!down || e.button !== 0) return;
+    pressed = true;
+    if (down.dragging) {
+      box.hidden = true;
+      selectBox(e);
+      down = null;
+      return;
+    }
     const { x, y, target } = down;
     down = null;
-    pressed = true;
     if (e.target !== target || Math.hypot(e.clientX - x, e.clientY - y) > CLICK_SLOP_PX) return;
     const node = nodeAt(e);
-    if (node >= 0) store.pick(node, e.shiftKey);
+    if (node >= 0) store.clickNode(node, e);
+  }
+
+  function onPointerCancel() {
+    down = null;
+    box.hidden = true;
   }
 
   /** A click with no pointer press before it (dispatched by a script, or by assistive technology). */
@@ -364,7 +365,7 @@ export function createImageGrid(store, container) {
       return;
     }
     const node = nodeAt(e);
-    if (node >= 0) store.pick(node, e.shiftKey);
+    if (node >= 0) store.clickNode(node, e);
   }
 
   function onHover(e) {
@@ -395,7 +396,8 @@ export function createImageGrid(store, container) {
   grid.addEventListener("pointerdown", onPointerDown);
   grid.addEventListener("pointerup", onPointerUp);
   grid.addEventListener("click", onClick);
-  grid.addEventListener("pointermove", onHover);
+  grid.addEventListener("pointermove", onPointerMove);
+  grid.addEventListener("pointercancel", onPointerCancel);
   grid.addEventListener("pointerleave", onLeave);
   const paneObserver = new ResizeObserver(relayout);
   paneObserver.observe(container);
@@ -417,7 +419,8 @@ export function createImageGrid(store, container) {
     grid.removeEventListener("pointerdown", onPointerDown);
     grid.removeEventListener("pointerup", onPointerUp);
     grid.removeEventListener("click", onClick);
-    grid.removeEventListener("pointermove", onHover);
+    grid.removeEventListener("pointermove", onPointerMove);
+    grid.removeEventListener("pointercancel", onPointerCancel);
     grid.removeEventListener("pointerleave", onLeave);
     generation++;
     container.replaceChildren();

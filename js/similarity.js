@@ -5,6 +5,45 @@
 
 const CACHE_SIZE = 4;
 
+/** A node is kept only when its cosine to the positives beats its cosine to the negatives by this much. */
+export const NEGATIVE_MARGIN = 0.1;
+/** The score of a node a negative click suppressed: below every threshold (thresholds are in [-1, 1]). */
+export const SUPPRESSED = -2;
+
+/**
+ * Applies negatives to a positive score, in place (docs/wire-format.md "Similarity"): where
+ * pos_i - neg_i < NEGATIVE_MARGIN the score becomes SUPPRESSED. Compared in float32, as Python does.
+ * @param {Float32Array} pos cosine to the positives' mean direction; overwritten with the score
+ * @param {Float32Array} neg cosine to the negatives' mean direction
+ * @returns {Float32Array} pos
+ */
+export function suppressNegatives(pos, neg) {
+  const margin = Math.fround(NEGATIVE_MARGIN);
+  for (let i = 0; i < pos.length; i++) {
+    if (!(Math.fround(pos[i] - neg[i]) >= margin)) pos[i] = SUPPRESSED;
+  }
+  return pos;
+}
+
+/**
+ * The score every view draws and thresholds (docs/wire-format.md "Similarity"): cosine to the
+ * selection's mean direction, negatives applied (suppressNegatives), and 1 on the selected nodes
+ * themselves, so a selection is never dimmed. The same numbers as Python's `state.similarity`.
+ * @param {ReturnType<typeof createSimilarity>} engine
+ * @param {number[]} selected non-empty
+ * @param {number[]} negative
+ * @param {number} nEig
+ * @param {Float32Array} [out] N
+ * @param {Float32Array} [negOut] N, scratch for the negatives' cosine
+ * @returns {Float32Array} out
+ */
+export function selectionScore(engine, selected, negative, nEig, out, negOut) {
+  out = engine.compute(selected, nEig, out);
+  if (negative.length) suppressNegatives(out, engine.compute(negative, nEig, negOut));
+  for (const s of selected) out[s] = 1;
+  return out;
+}
+
 /**
  * Builds a similarity engine over int8 eigenvectors.
  * @param {Int8Array} eigvecs N*k row-major codes

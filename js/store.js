@@ -3,7 +3,14 @@
 // displays) reads the same state and stays linked.
 import { alignedBuffer, decodePayload } from "./codecs.js";
 import { formatCount } from "./format.js";
-import { createSimilarity } from "./similarity.js";
+import { combineRegion } from "./regions.js";
+import { levelOf, segmentColors, segmentMembers, toggleMembers } from "./segments.js";
+import { createSimilarity, selectionScore } from "./similarity.js";
+
+const COLOR_MODES = ["rgb", "similarity", "segments"];
+// Selections up to this many nodes get a mark on each node (a box in the grid, a ring in 3D); a
+// whole segment of marks would bury its colours, so larger selections show by their highlight.
+const MARK_LIMIT = 64;
 
 /**
  * Creates the store for an anywidget model.
@@ -11,8 +18,8 @@ import { createSimilarity } from "./similarity.js";
  * Events (`store.on(name, fn)` returns an unsubscribe function):
  * - "meta": the meta trait changed (the layout is known before its payload arrives)
  * - "data": the decoded payload changed (`store.data`, or null with `store.decodeError`)
- * - "similarity": selection or n_eig_view changed (`store.selected`, `store.sim`)
- * - "style": threshold, color_mode or blend changed
+ * - "similarity": selection, negatives or n_eig_view changed (`store.selected`, `store.negative`, `store.sim`)
+ * - "style": threshold, color_mode, k or blend changed (`store.baseColors` may be new)
  * @param {object} model anywidget model (get, set, on, off, save_changes, send)
  */
 export function createStore(model) {
@@ -20,6 +27,8 @@ export function createStore(model) {
   let decodedVersion; // meta.version of store.data: the same version is never decoded twice
   let engine = null;
   let simBuffer = null;
+  let negBuffer = null;
+  let segColors = { level: -1, colors: null }; // the last level's per-node colours, cached
 
   const store = {
     /** @type {ReturnType<typeof decodePayload> | null} */
@@ -27,6 +36,20 @@ export function createStore(model) {
     decodeError: "",
     /** selected node ids, validated against the data */
     selected: [],
+    /** negative node ids (Alt-clicks), validated against the data */
+    negative: [],
+    /** When on, plain clicks mark negatives (the toolbar's toggle, for touch and trackpads). */
+    negativeMode: false,
+    /** The node the user last clicked while it stays selected (else the first selected), or -1. */
+    anchor: -1,
+    /** The selected nodes the views mark one by one (none for a large selection). */
+    get markedNodes() {
+      return store.selected.length <= MARK_LIMIT ? store.selected : [];
+    },
+    /** The negative nodes the views mark one by one (none for a large set). */
+    get markedNegatives() {
+      return store.negative.length <= MARK_LIMIT ? store.negative : [];
+    },
     /** Float32Array(N) while a selection exists, else null */
     sim: null,
     blend: false,
@@ -40,7 +63,34 @@ export function createStore(model) {
       return Number(model.get("threshold") ?? 0.5);
     },
     get colorMode() {
-      return model.get("color_mode") === "similarity" ? "similarity" : "rgb";
+      const mode = model.get("color_mode");
+      return COLOR_MODES.includes(mode) ? mode : "rgb";
+    },
+    /** The segment count Segments mode shows (the `k` trait). */
+    get k() {
+      return Number(model.get("k")) || 0;
+    },
+    /** Index of `k` on the decoded ladder; -1 without a ladder or off it. */
+    get segmentLevel() {
+      return store.data ? levelOf(store.data.segments, store.k) : -1;
+    },
+    /** True when clicks select whole segments and colours are the segments' (Segments mode, with a ladder). */
+    get segmentMode() {
+      return store.colorMode === "segments" && store.segmentLevel >= 0;
+    },
+    /**
+     * N*3 sRGB bytes every view draws a node in before highlighting: the RGB colours, or in
+     * Segments mode the mean RGB of each node's segment at k.
+     * @returns {Uint8Array | null}
+     */
+    get baseColors() {
+      if (!store.data) return null;
+      if (!store.segmentMode) return store.data.colors;
+      const level = store.segmentLevel;
+      if (segColors.level !== level || !segColors.colors) {
+        segColors = { level, colors: segmentColors(store.data.segments, store.data.nNodes, level) };
+      }
+      return segColors.colors;
     },
     /** n_eig_view clamped to 1..k */
     get nEig() {
@@ -56,20 +106,85 @@ export function createStore(model) {
     },
 
     /**
-     * Selects a node; with `additive` toggles it in the current selection instead.
+     * Selects a node; with `additive` toggles it in the current selection instead. In Segments
+     * mode the node stands for every node of its segment at k (in every image and resolution).
      * @param {number} node
      * @param {boolean} [additive]
      */
     pick(node, additive = false) {
       let next;
-      if (!additive) next = [node];
+      if (store.segmentMode) {
+        // Segments mode: the click stands for the node's whole segment at k, in every image.
+        const members = segmentMembers(store.data.segments, store.data.nNodes, store.segmentLevel, node);
+        next = additive ? toggleMembers(store.selected, members) : members;
+      } else if (!additive) next = [node];
       else if (store.selected.includes(node)) next = store.selected.filter((s) => s !== node);
       else next = [...store.selected, node];
+      store.anchor = node;
+      // A fresh selection starts a fresh query: earlier negatives were against another target.
+      if (!additive && store.negative.length) model.set("negative", []);
       store.setTrait("selected", next);
     },
 
+    /**
+     * Toggles a node (in Segments mode: its whole segment) as a negative; a negative is never
+     * also selected.
+     * @param {number} node
+     */
+    pickNegative(node) {
+      const members = store.segmentMode
+        ? segmentMembers(store.data.segments, store.data.nNodes, store.segmentLevel, node)
+        : [node];
+      const next = toggleMembers(store.negative, members);
+      const drop = new Set(next);
+      if (store.selected.some((s) => drop.has(s))) {
+        model.set("selected", store.selected.filter((s) => !drop.has(s)));
+      }
+      store.setTrait("negative", next);
+    },
+
+    /**
+     * A click on a node in any view: Alt (or the toolbar's Negative toggle) marks a negative,
+     * Shift adds to the selection, else the node (or its segment) becomes the selection.
+     * @param {number} node
+     * @param {{shiftKey?: boolean, altKey?: boolean}} e the pointer event's modifier keys
+     */
+    clickNode(node, e) {
+      if (e.altKey || store.negativeMode) store.pickNegative(node);
+      else store.pick(node, !!e.shiftKey);
+    },
+
+    /**
+     * A region (a box on a colormap, a lasso in 3D) becomes the selection; Shift adds it, Alt removes it.
+     * @param {number[]} nodes
+     * @param {{shiftKey?: boolean, altKey?: boolean}} e
+     */
+    selectRegion(nodes, e) {
+      const next = combineRegion(store.selected, nodes, e);
+      store.anchor = next.length ? next[0] : -1;
+      store.setTrait("selected", next);
+    },
+
+    /**
+     * Shows `k` segments: sets k and, if needed, Segments mode (one save for both traits).
+     * @param {number} k one of the ladder's ks
+     */
+    showSegments(k) {
+      if (store.colorMode !== "segments") model.set("color_mode", "segments");
+      store.setTrait("k", k);
+    },
+
+    setNegativeMode(on) {
+      store.negativeMode = !!on;
+      emit("style");
+    },
+
     clear() {
-      if (store.selected.length || (model.get("selected") || []).length) store.setTrait("selected", []);
+      const hadSelected = store.selected.length || (model.get("selected") || []).length;
+      const hadNegative = store.negative.length || (model.get("negative") || []).length;
+      if (hadNegative) model.set("negative", []);
+      // One save for both: setTrait saves every trait changed since the last save.
+      if (hadSelected || hadNegative) store.setTrait("selected", []);
     },
 
     /**
@@ -122,8 +237,10 @@ export function createStore(model) {
       store.data = null;
       store.decodeError = String(err.message || err);
     }
+    segColors = { level: -1, colors: null };
     engine = store.data ? createSimilarity(store.data.eigvecs, store.data.eigScale, store.data.k) : null;
     simBuffer = store.data ? new Float32Array(store.data.nNodes) : null;
+    negBuffer = store.data ? new Float32Array(store.data.nNodes) : null;
     emit("data");
     updateSimilarity();
     if (engine && !store.sim) {
@@ -133,16 +250,25 @@ export function createStore(model) {
     }
   }
 
-  function updateSimilarity() {
-    const raw = (model.get("selected") || []).map(Number);
+  function validIds(name) {
+    const raw = (model.get(name) || []).map(Number);
     const n = store.data ? store.data.nNodes : 0;
     const valid = [];
     for (const id of raw) {
       if (Number.isInteger(id) && id >= 0 && id < n) valid.push(id);
-      else if (store.data) console.warn(`ncut_widget: ignoring selected node ${id} (there are ${formatCount(n)} nodes)`);
+      else if (store.data) console.warn(`ncut_widget: ignoring ${name} node ${id} (there are ${formatCount(n)} nodes)`);
     }
-    store.selected = [...new Set(valid)];
-    store.sim = engine && store.selected.length ? engine.compute(store.selected, store.nEig, simBuffer) : null;
+    return [...new Set(valid)];
+  }
+
+  function updateSimilarity() {
+    store.selected = validIds("selected");
+    store.negative = validIds("negative");
+    if (!store.selected.includes(store.anchor)) store.anchor = store.selected.length ? store.selected[0] : -1;
+    store.sim =
+      engine && store.selected.length
+        ? selectionScore(engine, store.selected, store.negative, store.nEig, simBuffer, negBuffer)
+        : null;
     emit("similarity");
   }
 
@@ -156,9 +282,11 @@ export function createStore(model) {
     ],
     ["change:payload", tryDecode],
     ["change:selected", updateSimilarity],
+    ["change:negative", updateSimilarity],
     ["change:n_eig_view", updateSimilarity],
     ["change:threshold", () => emit("style")],
     ["change:color_mode", () => emit("style")],
+    ["change:k", () => emit("style")],
   ];
   for (const [name, fn] of handlers) model.on(name, fn);
   tryDecode();

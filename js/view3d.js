@@ -1,10 +1,13 @@
 // The 3D eigen-embedding: one THREE.Points cloud whose per-point `sim` attribute drives emphasis in
 // the shader, so a click only re-uploads one float per point. Rendering is on demand (no loop of its
-// own), by the page's one shared WebGL renderer (js/sharedgl.js).
+// own), by the page's one shared WebGL renderer (js/sharedgl.js). With its Lasso toggle on, a drag
+// draws a screen-space polygon instead of orbiting: the points projected inside it become the
+// selection (Shift adds, Alt removes).
 import { HEAT_LUT } from "./colormap.js";
 import { dimParams, parseCssRgb } from "./contrast.js";
 import { describeNode } from "./layout.js";
 import { pickNearest } from "./picking.js";
+import { nodesInPolygon } from "./regions.js";
 import { acquireRenderer } from "./sharedgl.js";
 import { watchBackground } from "./theme.js";
 
@@ -44,7 +47,7 @@ void main() {
   gl_FragColor = vec4(vColor, 1.0);
 }`;
 
-// Selected nodes: a ring drawn over everything.
+// Selected nodes: a ring drawn over everything (white inside black; negatives red inside black).
 const RING_VERTEX = /* glsl */ `
 uniform float uSize;
 void main() {
@@ -52,10 +55,11 @@ void main() {
   gl_PointSize = uSize;
 }`;
 const RING_FRAGMENT = /* glsl */ `
+uniform vec3 uInner;
 void main() {
   float r = length(gl_PointCoord - 0.5) * 2.0;
   if (r > 1.0 || r < 0.45) discard;
-  gl_FragColor = r > 0.75 ? vec4(0.0, 0.0, 0.0, 1.0) : vec4(1.0);
+  gl_FragColor = r > 0.75 ? vec4(0.0, 0.0, 0.0, 1.0) : vec4(uInner, 1.0);
 }`;
 
 function lutTexture(T) {
@@ -92,13 +96,26 @@ export function createView3d(store, container) {
   tooltip.hidden = true;
   const placeholder = document.createElement("div");
   placeholder.className = "ncut-placeholder";
-  container.append(surface, tooltip, placeholder);
+  const lassoButton = document.createElement("button");
+  lassoButton.type = "button";
+  lassoButton.className = "ncut-btn ncut-lasso-toggle";
+  lassoButton.textContent = "Lasso";
+  lassoButton.title = "Drag to draw around points and select them (Shift adds, Alt removes)";
+  lassoButton.setAttribute("aria-pressed", "false");
+  const SVG = "http://www.w3.org/2000/svg";
+  const lassoSvg = document.createElementNS(SVG, "svg");
+  lassoSvg.setAttribute("class", "ncut-lasso");
+  const lassoShape = document.createElementNS(SVG, "polygon");
+  lassoSvg.append(lassoShape);
+  lassoSvg.style.display = "none";
+  container.append(surface, tooltip, placeholder, lassoSvg, lassoButton);
 
   let gl;
   try {
     gl = acquireRenderer();
   } catch {
     placeholder.textContent = "The 3D view needs WebGL, which this browser did not provide.";
+    lassoButton.remove();
     return { resetCamera() {}, activate() {}, destroy: () => container.replaceChildren() };
   }
   // Every three.js object comes from the renderer's own three.js copy (js/three-kit.js).
@@ -129,7 +146,15 @@ export function createView3d(store, container) {
     uLut: { value: lut },
   };
   const material = new T.ShaderMaterial({ vertexShader: VERTEX, fragmentShader: FRAGMENT, uniforms });
-  const ringUniforms = { uSize: { value: 14 } };
+  const ringUniforms = { uSize: { value: 14 }, uInner: { value: new T.Vector3(1, 1, 1) } };
+  // Negatives share the size uniform object, so one resize updates both.
+  const negRingMaterial = new T.ShaderMaterial({
+    vertexShader: RING_VERTEX,
+    fragmentShader: RING_FRAGMENT,
+    uniforms: { uSize: ringUniforms.uSize, uInner: { value: new T.Vector3(1, 0.3, 0.31) } },
+    depthTest: false,
+    transparent: true,
+  });
   const ringMaterial = new T.ShaderMaterial({
     vertexShader: RING_VERTEX,
     fragmentShader: RING_FRAGMENT,
@@ -139,15 +164,26 @@ export function createView3d(store, container) {
   });
   let points = null;
   let rings = null;
+  let negRings = null;
+  let shownColors = null; // the Uint8Array the rgb attribute holds (RGB or segment colours)
   let home = null; // {position, target}
   let hoverFrame = 0;
   // The view's size as last laid out: CSS pixels and its backing store in device pixels. Never
   // taken from a hidden (0-size) layout, so a draw while the page hides us keeps the right size.
   const size = { cssW: 0, cssH: 0, w: 0, h: 0 };
 
+  /** The camera's column-major view-projection matrix as it is now (picking and the lasso use it). */
+  function viewProjection() {
+    camera.updateMatrixWorld();
+    return new T.Matrix4().multiplyMatrices(camera.projectionMatrix, camera.matrixWorldInverse).elements;
+  }
+
   /** What the shared renderer draws for this view, read when it does (once per frame at most). */
   function frame() {
     if (!size.w || !size.h) return null; // not laid out yet: the ResizeObserver asks again
+    // For tests and page scripts: the projection of the frame on screen (docs/wire-format.md).
+    surface.dataset.viewProjection = Array.from(viewProjection()).join(",");
+    surface.dataset.size = `${size.cssW},${size.cssH}`;
     const css = getComputedStyle(container).backgroundColor;
     if (css && css !== "rgba(0, 0, 0, 0)") bg.setStyle(css);
     const dim = dimParams(parseCssRgb(css));
@@ -162,12 +198,12 @@ export function createView3d(store, container) {
   const requestRender = drawing.invalidate;
 
   function disposeCloud() {
-    for (const obj of [points, rings]) {
+    for (const obj of [points, rings, negRings]) {
       if (!obj) continue;
       scene.remove(obj);
       obj.geometry.dispose();
     }
-    points = rings = null;
+    points = rings = negRings = null;
   }
 
   function onData() {
@@ -178,7 +214,8 @@ export function createView3d(store, container) {
     if (!data) return requestRender();
     const geometry = new T.BufferGeometry();
     geometry.setAttribute("position", new T.BufferAttribute(data.positions, 3));
-    geometry.setAttribute("rgb", new T.BufferAttribute(data.colors, 3, true));
+    shownColors = store.baseColors;
+    geometry.setAttribute("rgb", new T.BufferAttribute(shownColors, 3, true));
     geometry.setAttribute("sim", new T.BufferAttribute(new Float32Array(data.nNodes), 1));
     geometry.computeBoundingSphere();
     points = new T.Points(geometry, material);
@@ -188,6 +225,10 @@ export function createView3d(store, container) {
     rings.frustumCulled = false;
     rings.renderOrder = 1;
     scene.add(rings);
+    negRings = new T.Points(new T.BufferGeometry(), negRingMaterial);
+    negRings.frustumCulled = false;
+    negRings.renderOrder = 1;
+    scene.add(negRings);
 
     const { center, radius } = geometry.boundingSphere;
     const r = radius || 1;
@@ -212,15 +253,22 @@ export function createView3d(store, container) {
     const attr = points.geometry.getAttribute("sim");
     if (store.sim) attr.array.set(store.sim);
     attr.needsUpdate = true;
-    const ringPos = new Float32Array(store.selected.length * 3);
-    store.selected.forEach((id, i) => ringPos.set(store.data.positions.subarray(id * 3, id * 3 + 3), i * 3));
-    rings.geometry.dispose();
-    rings.geometry = new T.BufferGeometry();
-    rings.geometry.setAttribute("position", new T.BufferAttribute(ringPos, 3));
+    for (const [obj, marked] of [[rings, store.markedNodes], [negRings, store.markedNegatives]]) {
+      const ringPos = new Float32Array(marked.length * 3);
+      marked.forEach((id, i) => ringPos.set(store.data.positions.subarray(id * 3, id * 3 + 3), i * 3));
+      obj.geometry.dispose();
+      obj.geometry = new T.BufferGeometry();
+      obj.geometry.setAttribute("position", new T.BufferAttribute(ringPos, 3));
+    }
     onStyle();
   }
 
   function onStyle() {
+    if (points && store.baseColors !== shownColors) {
+      // Segments mode or its k changed: a new colour array for the same points.
+      shownColors = store.baseColors;
+      points.geometry.setAttribute("rgb", new T.BufferAttribute(shownColors, 3, true));
+    }
     uniforms.uHasSel.value = store.sim ? 1 : 0;
     uniforms.uThreshold.value = store.threshold;
     uniforms.uMode.value = store.colorMode === "similarity" ? 1 : 0;
@@ -230,10 +278,9 @@ export function createView3d(store, container) {
   function pickAt(event) {
     if (!points) return -1;
     const rect = surface.getBoundingClientRect();
-    const m = new T.Matrix4().multiplyMatrices(camera.projectionMatrix, camera.matrixWorldInverse);
     return pickNearest(
       store.data.positions,
-      m.elements,
+      viewProjection(),
       rect.width,
       rect.height,
       event.clientX - rect.left,
@@ -242,19 +289,61 @@ export function createView3d(store, container) {
     );
   }
 
+  let lassoOn = false;
+  let lasso = null; // [[x, y], ...] surface CSS px while a lasso is drawn
+  function setLasso(on) {
+    lassoOn = on;
+    controls.enabled = !on; // the drag draws instead of orbiting
+    lassoButton.setAttribute("aria-pressed", String(on));
+  }
+  function lassoPoint(e) {
+    const rect = surface.getBoundingClientRect();
+    return [e.clientX - rect.left, e.clientY - rect.top];
+  }
+  function drawLasso() {
+    lassoSvg.style.display = lasso ? "" : "none";
+    lassoShape.setAttribute("points", lasso ? lasso.map((p) => p.join(",")).join(" ") : "");
+  }
+
   let down = null;
   function onPointerDown(e) {
     down = { x: e.clientX, y: e.clientY };
+    if (lassoOn && e.button === 0 && points) {
+      lasso = [lassoPoint(e)];
+      surface.setPointerCapture?.(e.pointerId);
+      drawLasso();
+    }
   }
   function onPointerUp(e) {
+    const tiny = down && Math.hypot(e.clientX - down.x, e.clientY - down.y) <= CLICK_SLOP_PX;
+    if (lasso && tiny) {
+      // A click, not a lasso: it picks the point under it as usual.
+      lasso = null;
+      drawLasso();
+    } else if (lasso) {
+      const polygon = lasso;
+      lasso = null;
+      drawLasso();
+      down = null;
+      const rect = surface.getBoundingClientRect();
+      if (polygon.length >= 3) {
+        store.selectRegion(nodesInPolygon(store.data.positions, viewProjection(), rect.width, rect.height, polygon), e);
+      }
+      return;
+    }
     if (!down || e.button !== 0) return;
     const moved = Math.hypot(e.clientX - down.x, e.clientY - down.y);
     down = null;
     if (moved > CLICK_SLOP_PX) return;
     const node = pickAt(e);
-    if (node >= 0) store.pick(node, e.shiftKey);
+    if (node >= 0) store.clickNode(node, e);
   }
   function onPointerMove(e) {
+    if (lasso) {
+      lasso.push(lassoPoint(e));
+      drawLasso();
+      return;
+    }
     if (e.buttons) {
       tooltip.hidden = true;
       return;
@@ -280,6 +369,8 @@ export function createView3d(store, container) {
     tooltip.hidden = false;
   }
 
+  const onLassoButton = () => setLasso(!lassoOn);
+  lassoButton.addEventListener("click", onLassoButton);
   surface.addEventListener("pointerdown", onPointerDown);
   surface.addEventListener("pointerup", onPointerUp);
   surface.addEventListener("pointermove", onPointerMove);
@@ -319,6 +410,7 @@ export function createView3d(store, container) {
     unsubscribe.forEach((off) => off());
     resizeObserver.disconnect();
     cancelAnimationFrame(hoverFrame);
+    lassoButton.removeEventListener("click", onLassoButton);
     surface.removeEventListener("pointerdown", onPointerDown);
     surface.removeEventListener("pointerup", onPointerUp);
     surface.removeEventListener("pointermove", onPointerMove);
@@ -328,6 +420,7 @@ export function createView3d(store, container) {
     disposeCloud();
     material.dispose();
     ringMaterial.dispose();
+    negRingMaterial.dispose();
     lut.dispose();
     gl.release();
     container.replaceChildren();

@@ -2,6 +2,8 @@
 // each render mounts its own views, with its own 3D camera, on that store.
 import "./widget.css";
 import { createControls } from "./controls.js";
+import { createFocusView } from "./focusview.js";
+import { createHierarchy } from "./hierarchy.js";
 import { createImageGrid } from "./imagegrid.js";
 import { canReachKernel, kernelNotice } from "./kernelstate.js";
 import { watchKernel } from "./kernelwatch.js";
@@ -22,7 +24,8 @@ export default {
     return stores.open(model).close;
   },
 
-  /** Mounts one display: toolbar, kernel banner, 3D view beside the image grid, status bar. */
+  /** Mounts one display: toolbar, kernel banner, 3D view beside the image grid, the segment
+   * hierarchy of the clicked patch, status bar. */
   render({ model, el }) {
     const { store, owned } = stores.find(model);
     const root = div("ncut");
@@ -30,12 +33,13 @@ export default {
     const main = div("ncut-main");
     const view = div("ncut-3d");
     const gridPane = div("ncut-grid-pane");
+    const hierarchy = div("ncut-hierarchy-pane");
     const statusbar = div("ncut-statusbar");
     const banner = div("ncut-banner");
     banner.setAttribute("role", "status");
     banner.hidden = true;
     main.append(view, gridPane);
-    root.append(toolbar, banner, main, statusbar);
+    root.append(toolbar, banner, main, hierarchy, statusbar);
     el.append(root);
 
     // Says when the kernel behind this output is gone; the views keep working in the browser.
@@ -51,6 +55,7 @@ export default {
     // The selection as the browser sees it, readable without a kernel (exported page, tests).
     const showSelection = () => {
       root.dataset.selected = store.selected.join(",");
+      root.dataset.negative = store.negative.join(",");
     };
     showSelection();
     const view3d = createView3d(store, view);
@@ -59,6 +64,8 @@ export default {
       createControls(store, model, toolbar, statusbar, { onReset: view3d.resetCamera }),
       view3d.destroy,
       createImageGrid(store, gridPane),
+      createFocusView(store, gridPane),
+      createHierarchy(store, hierarchy),
       watchKernel(model, el, showKernel),
     ];
     const onKey = (e) => {

@@ -7,7 +7,8 @@ const align8 = (n) => Math.ceil(n / 8) * 8;
  * Encodes a result into the wire format.
  * @param {{positions: Float32Array, eigvecs: Float32Array, k: number, images: object[],
  *   resolutions: object[], thumbnails?: {bytes: Uint8Array, mime: string}[], version?: number,
- *   colors?: Uint8Array}} r positions N*3, eigvecs N*k; colors default to rescaled positions
+ *   colors?: Uint8Array, segments?: {ks: number[], labels: Uint8Array, colors: number[][][]}}} r
+ *   positions N*3, eigvecs N*k; colors default to rescaled positions; segments: L*N labels
  * @returns {{meta: object, payload: Uint8Array}}
  */
 export function encodePayload(r) {
@@ -19,6 +20,10 @@ export function encodePayload(r) {
   const colOff = align8(posOff + n * 6);
   const eigOff = align8(colOff + n * 3);
   let end = align8(eigOff + n * k);
+  // Optional segment ladder: {ks, labels: Uint8Array L*N, colors: number[][][]} as docs/wire-format.md lays it out.
+  const seg = r.segments;
+  const segOff = end;
+  if (seg) end = align8(end + seg.ks.length * n);
   const thumbs = (r.thumbnails || []).map((t) => {
     const spec = { offset: end, length: t.bytes.length, mime: t.mime };
     end = align8(end + t.bytes.length);
@@ -40,6 +45,7 @@ export function encodePayload(r) {
     for (let j = 0; j < k; j++) dv.setInt8(eigOff + i * k + j, Math.round(eigvecs[i * k + j] / scale[j]));
   }
   (r.thumbnails || []).forEach((t, i) => payload.set(t.bytes, thumbs[i].offset));
+  if (seg) payload.set(seg.labels, segOff);
   const meta = {
     version: r.version ?? 1,
     n_nodes: n,
@@ -58,5 +64,9 @@ export function encodePayload(r) {
     },
     thumbnails: thumbs,
   };
+  if (seg) {
+    meta.arrays.segments = { offset: segOff, dtype: "uint8", shape: [seg.ks.length, n] };
+    meta.segments = { ks: seg.ks, colors: seg.colors };
+  }
   return { meta, payload };
 }

@@ -18,6 +18,12 @@ describe("summaryText", () => {
     );
   });
 
+  it("counts negatives when there are some", () => {
+    expect(summaryText({ nNodes: 3840, selected: 3, negative: 1200, highlighted: 40, threshold: 0.5 })).toBe(
+      "3 selected · 1,200 negative · 40 of 3,840 nodes ≥ 0.50",
+    );
+  });
+
   it("invites a click without a selection", () => {
     expect(summaryText({ nNodes: 3840, selected: 0, highlighted: null, threshold: 0.5 })).toBe(
       "3,840 nodes · click a point or a patch",

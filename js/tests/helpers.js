@@ -11,7 +11,7 @@ export function rng(seed = 1) {
  * A random result over `nImages` images at grids `sides` (square), encoded to the wire format.
  * @returns {{meta: object, payload: Uint8Array, positions: Float32Array, eigvecs: Float32Array}}
  */
-export function randomResult({ nImages = 2, sides = [4, 8], k = 6, seed = 1, version = 1, thumbnails } = {}) {
+export function randomResult({ nImages = 2, sides = [4, 8], k = 6, seed = 1, version = 1, thumbnails, segmentKs } = {}) {
   const rand = rng(seed);
   const resolutions = [];
   let n = 0;
@@ -22,8 +22,18 @@ export function randomResult({ nImages = 2, sides = [4, 8], k = 6, seed = 1, ver
   const positions = Float32Array.from({ length: n * 3 }, () => rand() * 4 - 2);
   const eigvecs = Float32Array.from({ length: n * k }, () => rand() * 2 - 1);
   const images = Array.from({ length: nImages }, (_, i) => ({ name: `img${i}`, width: 40, height: 30 }));
-  const { meta, payload } = encodePayload({ positions, eigvecs, k, images, resolutions, thumbnails, version });
-  return { meta, payload, positions, eigvecs };
+  // segmentKs: a random ladder with these levels (labels uniform in 0..k-1, random colours).
+  let segments;
+  if (segmentKs) {
+    const labels = new Uint8Array(segmentKs.length * n);
+    segmentKs.forEach((sk, l) => {
+      for (let i = 0; i < n; i++) labels[l * n + i] = Math.floor(rand() * sk);
+    });
+    const colors = segmentKs.map((sk) => Array.from({ length: sk }, () => [0, 1, 2].map(() => Math.floor(rand() * 256))));
+    segments = { ks: segmentKs, labels, colors };
+  }
+  const { meta, payload } = encodePayload({ positions, eigvecs, k, images, resolutions, thumbnails, version, segments });
+  return { meta, payload, positions, eigvecs, segments };
 }
 
 /** A minimal anywidget model: traits, change events, custom messages, a record of sends. */

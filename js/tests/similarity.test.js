@@ -1,5 +1,6 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { createSimilarity } from "../similarity.js";
+import { createSimilarity, NEGATIVE_MARGIN, selectionScore, SUPPRESSED, suppressNegatives } from "../similarity.js";
 import { rng } from "./helpers.js";
 
 // Straight from docs/wire-format.md, in float64 with no shortcuts.
@@ -73,5 +74,29 @@ describe("createSimilarity", () => {
     const s5 = createSimilarity(r.codes, r.scales, k5);
     close(s5.compute([3, 4], k5), reference(r.codes, r.scales, k5, [3, 4], k5));
     close(s5.compute([3], 2), reference(r.codes, r.scales, k5, [3], 2));
+  });
+});
+
+describe("negatives (docs/wire-format.md Similarity), against the numbers Python computes", () => {
+  it("matches state.similarity on the shared fixture", () => {
+    const fixture = JSON.parse(readFileSync(new URL("./fixtures/similarity_negative.json", import.meta.url), "utf8"));
+    const codes = Int8Array.from(fixture.codes);
+    const engine = createSimilarity(codes, Float32Array.from(fixture.scales), fixture.k);
+    for (const c of fixture.cases) {
+      const score = selectionScore(engine, c.selected, c.negative, c.n_eig_view);
+      for (const s of c.selected) expect(score[s]).toBe(1);
+      c.expected.forEach((e, i) => {
+        if (e === SUPPRESSED) expect(score[i]).toBe(SUPPRESSED);
+        else expect(Math.abs(score[i] - e)).toBeLessThan(1e-5);
+      });
+      expect(score.filter((s) => s === SUPPRESSED).length).toBe(c.expected.filter((e) => e === SUPPRESSED).length);
+    }
+  });
+
+  it("suppresses exactly the nodes not NEGATIVE_MARGIN nearer the positives", () => {
+    const pos = Float32Array.from([0.9, 0.5, 0.3, 0.2]);
+    const neg = Float32Array.from([0.1, 0.45, 0.1, 0.6]);
+    expect([...suppressNegatives(pos, neg)]).toEqual([Math.fround(0.9), SUPPRESSED, Math.fround(0.3), SUPPRESSED]);
+    expect(NEGATIVE_MARGIN).toBe(0.1);
   });
 });

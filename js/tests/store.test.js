@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { createSimilarity } from "../similarity.js";
+import { createSimilarity, selectionScore } from "../similarity.js";
 import { createStore } from "../store.js";
 import { fakeModel, randomResult } from "./helpers.js";
 
@@ -87,7 +87,7 @@ describe("createStore: selection and similarity", () => {
     expect(model.get("selected")).toEqual([17]);
     expect(model.saves).toBe(1);
     expect(onSim).toHaveBeenCalledTimes(1);
-    const want = createSimilarity(store.data.eigvecs, store.data.eigScale, 6).compute([17], 6);
+    const want = selectionScore(createSimilarity(store.data.eigvecs, store.data.eigScale, 6), [17], [], 6);
     expect(store.sim).toEqual(want);
     expect(store.sim[17]).toBeCloseTo(1, 5);
     expect(r.meta.n_nodes).toBe(store.sim.length);
@@ -125,7 +125,7 @@ describe("createStore: selection and similarity", () => {
     const all = Float32Array.from(store.sim);
     model.set("n_eig_view", 2);
     expect(store.nEig).toBe(2);
-    const two = createSimilarity(store.data.eigvecs, store.data.eigScale, 6).compute([1], 2);
+    const two = selectionScore(createSimilarity(store.data.eigvecs, store.data.eigScale, 6), [1], [], 2);
     expect(store.sim).toEqual(two);
     expect(store.sim).not.toEqual(all);
     model.set("n_eig_view", 50);
@@ -163,5 +163,49 @@ describe("createStore: selection and similarity", () => {
     expect(model.listenerCount()).toBeGreaterThan(0);
     store.destroy();
     expect(model.listenerCount()).toBe(0);
+  });
+});
+
+describe("createStore: negatives", () => {
+  it("Alt-click marks a negative, suppresses what is nearer it, and keeps the selection", () => {
+    const { model, store } = loaded({ threshold: 0 });
+    store.clickNode(3, {});
+    const before = store.sim.filter((s) => s >= 0).length;
+    store.clickNode(40, { altKey: true });
+    expect(store.selected).toEqual([3]);
+    expect(model.get("negative")).toEqual([40]);
+    expect(store.negative).toEqual([40]);
+    expect(store.sim.filter((s) => s >= 0).length).toBeLessThan(before);
+    expect(store.sim[40]).toBe(-2);
+    store.clickNode(40, { altKey: true }); // toggles off
+    expect(store.negative).toEqual([]);
+    expect(store.sim.filter((s) => s >= 0).length).toBe(before);
+  });
+
+  it("the toolbar toggle makes plain clicks negative; a fresh selection drops negatives; Clear clears both", () => {
+    const { model, store } = loaded();
+    store.clickNode(3, {});
+    store.setNegativeMode(true);
+    store.clickNode(7, {});
+    expect(store.negative).toEqual([7]);
+    store.setNegativeMode(false);
+    store.clickNode(9, { shiftKey: true });
+    expect(store.selected).toEqual([3, 9]);
+    expect(store.negative).toEqual([7]);
+    store.clickNode(10, {});
+    expect(store.negative).toEqual([]);
+    store.clickNode(11, { altKey: true });
+    store.clear();
+    expect(model.get("selected")).toEqual([]);
+    expect(model.get("negative")).toEqual([]);
+  });
+
+  it("a negative click on a selected node moves it out of the selection", () => {
+    const { store } = loaded();
+    store.clickNode(3, {});
+    store.clickNode(5, { shiftKey: true });
+    store.clickNode(5, { altKey: true });
+    expect(store.selected).toEqual([3]);
+    expect(store.negative).toEqual([5]);
   });
 });

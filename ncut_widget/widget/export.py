@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from .widget import NcutWidget
 
 # Traits the page restores; everything else is derived in the browser.
-_PAGE_TRAITS = ("meta", "selected", "n_eig_view", "threshold", "color_mode", "stage", "progress", "status", "error")
+_PAGE_TRAITS = ("meta", "selected", "negative", "n_eig_view", "threshold", "color_mode", "k", "stage", "progress", "status", "error")
 
 _PAGE = """<!DOCTYPE html>
 <html lang="en">

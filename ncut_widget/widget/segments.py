@@ -6,7 +6,7 @@ Pure numpy/torch; the k-way solver is the engine's (:func:`ncut_widget.kway_ncut
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,6 +51,7 @@ def segment_ladder(
     *,
     ladder: Sequence[int] = LADDER,
     seed: int = 0,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> SegmentLadder:
     """Compute the k-way segments of every ladder level and their mean colours.
 
@@ -59,6 +60,8 @@ def segment_ladder(
         rgb: ``(N, 3)`` float colours in [0, 1] (the RGB mode's).
         ladder: candidate segment counts; those above ``n_eig`` (or above 255) are dropped.
         seed: passed to :func:`~ncut_widget.kway_ncut`; same input and seed give the same ladder.
+        progress: ``progress("Segments", done, total)`` before each level and at the end (a
+            widget job's callback: where it can cancel).
 
     Returns:
         A :class:`SegmentLadder`; with fewer than 2 eigenvectors it has no levels.
@@ -70,10 +73,14 @@ def segment_ladder(
     colors = []
     rgb = np.asarray(rgb, dtype=np.float64)
     for level, k in enumerate(ks):
+        if progress is not None:
+            progress("Segments", level, len(ks))
         lab = kway_ncut(V, k, seed=seed).argmax(dim=1).numpy()
         labels[level] = lab
         counts = np.bincount(lab, minlength=k)
         sums = np.stack([np.bincount(lab, weights=rgb[:, c], minlength=k) for c in range(3)], axis=1)
         mean = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], 0.5)
         colors.append(np.rint(np.clip(mean, 0.0, 1.0) * 255.0).astype(np.uint8))
+    if progress is not None:
+        progress("Segments", len(ks), len(ks))
     return SegmentLadder(ks=ks, labels=labels, colors=tuple(colors))

@@ -9,14 +9,18 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
 
 from ..nodes import split_nodes
 
-# Per node: 6 (positions) + 3 (colors) + k (eigenvectors) bytes; k <= 30 keeps it under 40.
+if TYPE_CHECKING:
+    from .segments import SegmentLadder
+
+# Per node: 6 (positions) + 3 (colors) + k (eigenvectors) + L (segment levels) bytes; k <= 30 and
+# the 8 ladder levels 30 eigenvectors support keep it at 47.
 MAX_WIRE_EIGVECS = 30
 THUMBNAIL_SIDE = 320
 _ALIGN = 8
@@ -119,6 +123,7 @@ def encode_state(
     *,
     version: int,
     max_eigvecs: int = MAX_WIRE_EIGVECS,
+    segments: SegmentLadder | None = None,
 ) -> EncodedState:
     """Quantize and lay out one result for the browser.
 
@@ -130,6 +135,9 @@ def encode_state(
         images: the originals (one per image) for thumbnails, or ``None``.
         version: identifies this payload; the browser decodes each version once (a re-sent or
             re-shown payload of the same version keeps its views and camera).
+        segments: the segment ladder (:func:`~ncut_widget.widget.segments.segment_ladder`), sent
+            as ``(L, N)`` uint8 labels plus ``meta["segments"]`` (ks and per-level colours);
+            ``None`` (or a ladder with no level) sends none.
     """
     n = layout.n_nodes
     k = min(eigvecs.shape[1], max_eigvecs)
@@ -143,6 +151,17 @@ def encode_state(
         "colors": {"offset": packer.add(colors.tobytes()), "dtype": "uint8", "shape": [n, 3]},
         "eigvecs": {"offset": packer.add(eig_q.tobytes()), "dtype": "int8", "shape": [n, k]},
     }
+    seg_meta = None
+    if segments is not None and len(segments.ks):
+        labels = np.ascontiguousarray(segments.labels, dtype=np.uint8)
+        if labels.shape != (len(segments.ks), n):
+            raise ValueError(f"segment labels have shape {labels.shape}, expected {(len(segments.ks), n)}")
+        arrays["segments"] = {"offset": packer.add(labels.tobytes()), "dtype": "uint8", "shape": [len(segments.ks), n]}
+        seg_meta = {
+            "ks": [int(k) for k in segments.ks],
+            # Per level, one [r, g, b] byte triple per segment: the mean RGB of its nodes.
+            "colors": [np.asarray(c, dtype=np.uint8).tolist() for c in segments.colors],
+        }
     thumbnails = []
     for image in images or []:
         data = _thumbnail_bytes(image)
@@ -168,7 +187,20 @@ def encode_state(
         "arrays": arrays,
         "thumbnails": thumbnails,
     }
+    if seg_meta is not None:
+        meta["segments"] = seg_meta
     return EncodedState(meta=meta, payload=payload)
+
+
+def decode_segments(state: EncodedState) -> tuple[tuple[int, ...], np.ndarray]:
+    """The segment ladder as the browser sees it: ``(ks, labels (L, N) uint8)``; ``((), (0, N))`` if none."""
+    spec = state.meta["arrays"].get("segments")
+    n = int(state.meta["n_nodes"])
+    if spec is None:
+        return (), np.zeros((0, n), dtype=np.uint8)
+    levels, count = spec["shape"]
+    labels = np.frombuffer(state.payload, dtype=np.uint8, count=levels * count, offset=spec["offset"])
+    return tuple(int(k) for k in state.meta["segments"]["ks"]), labels.reshape(levels, count)
 
 
 def decode_eigvecs(state: EncodedState) -> np.ndarray:
@@ -179,16 +211,40 @@ def decode_eigvecs(state: EncodedState) -> np.ndarray:
     return dequantize_eigvecs(q, np.asarray(state.meta["eig_scale"], dtype=np.float32))
 
 
-def similarity(eig: np.ndarray, selected: Sequence[int], n_eig_view: int) -> np.ndarray:
-    """Cosine of every node to the mean direction of the selected nodes, in the first ``n_eig_view`` columns.
+# A node is kept only when its cosine to the positives beats its cosine to the negatives by this much.
+NEGATIVE_MARGIN = 0.1
+# The score of a node a negative click suppressed: below every threshold (thresholds are in [-1, 1]).
+SUPPRESSED = -2.0
+
+
+def _cosine_to_mean(unit: np.ndarray, ids: Sequence[int]) -> np.ndarray:
+    """``(N,)`` float32 cosine of every unit row to the mean direction of rows ``ids``; zeros when that mean is 0."""
+    center = unit[np.asarray(ids, dtype=np.int64)].mean(axis=0)
+    length = float(np.linalg.norm(center))
+    if length == 0.0:
+        return np.zeros(unit.shape[0], dtype=np.float32)
+    return (unit @ (center / length).astype(np.float32)).astype(np.float32)
+
+
+def similarity(
+    eig: np.ndarray, selected: Sequence[int], n_eig_view: int, negative: Sequence[int] = ()
+) -> np.ndarray:
+    """The score every node is highlighted by (docs/wire-format.md "Similarity"), in the first ``n_eig_view`` columns.
+
+    ``pos_i``: cosine of node i to the mean direction of the ``selected`` unit rows. Without
+    ``negative`` the score is ``pos``. With negatives, ``neg_i`` is the same cosine to the
+    negatives' mean direction, and the score is ``pos_i`` where ``pos_i - neg_i >= NEGATIVE_MARGIN``
+    and :data:`SUPPRESSED` (-2, below any threshold) elsewhere. The selected nodes themselves
+    score 1: a selection (a box, a lasso, a segment) is never dimmed.
 
     Args:
         eig: ``(N, k)`` float32 eigenvectors as sent (see :func:`decode_eigvecs`).
-        selected: node ids; empty gives zeros.
+        selected: positive node ids; empty gives zeros.
         n_eig_view: leading columns used, clipped to ``[1, k]``.
+        negative: negative node ids (Alt-clicks in the browser).
 
     Returns:
-        ``(N,)`` float32 in [-1, 1]; the same numbers the browser shows.
+        ``(N,)`` float32, in [-1, 1] or -2; the same numbers the browser shows.
     """
     n_view = int(min(max(n_eig_view, 1), eig.shape[1]))
     q = eig[:, :n_view].astype(np.float32)
@@ -196,8 +252,9 @@ def similarity(eig: np.ndarray, selected: Sequence[int], n_eig_view: int) -> np.
     unit = np.divide(q, norms, out=np.zeros_like(q), where=norms > 0)
     if len(selected) == 0:
         return np.zeros(eig.shape[0], dtype=np.float32)
-    center = unit[np.asarray(selected, dtype=np.int64)].mean(axis=0)
-    length = float(np.linalg.norm(center))
-    if length == 0.0:
-        return np.zeros(eig.shape[0], dtype=np.float32)
-    return (unit @ (center / length)).astype(np.float32)
+    score = _cosine_to_mean(unit, selected)
+    if len(negative) > 0:
+        neg = _cosine_to_mean(unit, negative)
+        score = np.where(score - neg >= np.float32(NEGATIVE_MARGIN), score, np.float32(SUPPRESSED)).astype(np.float32)
+    score[np.asarray(selected, dtype=np.int64)] = 1.0
+    return score

@@ -18,6 +18,7 @@ from . import cells
 from . import state as wire
 from .jobs import Job, Mailbox, release_freed_memory
 from .results import Results, build_results
+from .segments import segment_ladder
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -25,7 +26,9 @@ if TYPE_CHECKING:
     from ..features import MultiResFeatures
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
-COLOR_MODES = ("rgb", "similarity")
+COLOR_MODES = ("rgb", "similarity", "segments")
+# The granularity shown first: this many segments when the ladder has it, else its coarsest level.
+DEFAULT_SEGMENTS = 6
 _versions = itertools.count(1)
 # Progress traits are comm messages: a few per second keeps the bar live without flooding.
 _MIN_REPORT_INTERVAL_S = 0.2
@@ -50,14 +53,21 @@ class _Encoded:
     results: Results
     state: wire.EncodedState
     eig_wire: np.ndarray  # (N, k) float32, the eigenvectors exactly as the browser decodes them
+    segment_ks: tuple[int, ...]  # (L,) the ladder's segment counts, ascending
+    segment_labels: np.ndarray  # (L, N) uint8, the labels exactly as the browser decodes them
 
     @classmethod
-    def of(cls, results: Results) -> _Encoded:
+    def of(cls, results: Results, progress: Callable[[str, int, int], None] | None = None) -> _Encoded:
+        # The ladder is computed here, once per result, from the full eigenvectors: the browser
+        # only ever reads its labels (one byte a node per level). A job passes its progress
+        # callback, so the levels show in the bar and a cancel stops between them.
+        ladder = segment_ladder(results.eigvecs, results.rgb, progress=progress)
         state = wire.encode_state(
             results.layout, results.eigvecs, results.X_3d, results.rgb, results.images,
-            version=next(_versions),
+            version=next(_versions), segments=ladder,
         )
-        return cls(results, state, wire.decode_eigvecs(state))
+        ks, labels = wire.decode_segments(state)
+        return cls(results, state, wire.decode_eigvecs(state), ks, labels)
 
 
 class _ProgressWrites:
@@ -94,8 +104,10 @@ class NcutWidget(anywidget.AnyWidget):
     :meth:`NcutWidget.from_results` (wraps results you computed yourself).
 
     Synced traits: ``selected`` (node ids), ``n_eig_view`` (eigenvectors the similarity uses),
-    ``threshold`` (similarity that counts as highlighted), ``color_mode`` (``"rgb"`` or
-    ``"similarity"``); read-only from the browser: ``meta``, ``stage``, ``progress``, ``status``,
+    ``threshold`` (similarity that counts as highlighted), ``color_mode`` (``"rgb"``,
+    ``"similarity"`` or ``"segments"``), ``negative`` (node ids Alt-clicked as negatives: nodes
+    nearer them than the positives are not highlighted), ``k`` (the segment count Segments mode shows, one of
+    ``meta["segments"]["ks"]``); read-only from the browser: ``meta``, ``stage``, ``progress``, ``status``,
     ``error``.
 
     Threads: traits are written only on the thread that created the widget (in a notebook, the
@@ -116,9 +128,13 @@ class NcutWidget(anywidget.AnyWidget):
     # Kernel -> browser messages have no size cap (the 10 MiB cap is on what the server receives).
     payload = traitlets.Bytes(b"").tag(sync=True)
     selected = traitlets.List(traitlets.Int()).tag(sync=True)
+    # Negative examples (Alt-click): suppress nodes nearer them than the selected ones.
+    negative = traitlets.List(traitlets.Int()).tag(sync=True)
     n_eig_view = traitlets.Int(10).tag(sync=True)
     threshold = traitlets.Float(0.6).tag(sync=True)
     color_mode = traitlets.Unicode("rgb").tag(sync=True)
+    # Segment count shown in Segments mode; 0 until results with a segment ladder exist.
+    k = traitlets.Int(0).tag(sync=True)
     stage = traitlets.Unicode("").tag(sync=True)
     progress = traitlets.Float(0.0).tag(sync=True)
     status = traitlets.Unicode("").tag(sync=True)
@@ -130,6 +146,8 @@ class NcutWidget(anywidget.AnyWidget):
         self._mailbox = Mailbox()
         self._results: Results | None = None
         self._eig_wire: np.ndarray | None = None
+        self._segment_ks: tuple[int, ...] = ()
+        self._segment_labels: np.ndarray | None = None
         self._job: Job | None = None
         self._job_error: BaseException | None = None
         self._closed = False
@@ -196,12 +214,19 @@ class NcutWidget(anywidget.AnyWidget):
     def _show(self, encoded: _Encoded) -> None:
         self._results = encoded.results
         self._eig_wire = encoded.eig_wire
+        self._segment_ks = encoded.segment_ks
+        self._segment_labels = encoded.segment_labels
         k = encoded.state.meta["k"]
+        ks = encoded.segment_ks
+        # A k asked for before the results (a constructor argument) is kept when the ladder has it.
+        seg_k = self.k if self.k in ks else (DEFAULT_SEGMENTS if DEFAULT_SEGMENTS in ks else (ks[0] if ks else 0))
         # One comm message: meta and its payload always arrive together.
         with self.hold_sync():
             self.selected = []
+            self.negative = []
             self.n_eig_view = min(max(self.n_eig_view, 1), k)
             self.meta = encoded.state.meta
+            self.k = seg_k
             self.payload = encoded.state.payload
             self.stage = "Done"
             self.progress = 1.0
@@ -224,10 +249,11 @@ class NcutWidget(anywidget.AnyWidget):
 
         def encoded(progress: Callable[[str, int, int], None]) -> _Encoded:
             results = work(progress)
-            progress("Sending to the browser", 0, 1)
-            # Encoding (quantizing, JPEG thumbnails) stays on the job's thread; only trait
+            # Segments, quantizing and JPEG thumbnails stay on the job's thread; only trait
             # assignment happens on the widget's.
-            return _Encoded.of(results)
+            segmented = _Encoded.of(results, progress)
+            progress("Sending to the browser", 0, 1)
+            return segmented
 
         def done(shown: object) -> None:
             self._mailbox.post(lambda: self._show(shown))  # type: ignore[arg-type]
@@ -278,6 +304,7 @@ class NcutWidget(anywidget.AnyWidget):
         held_data = getattr(self, "_results", None) is not None or bool(self.payload)
         self._results = None
         self._eig_wire = None
+        self._segment_labels = None
         self._closed = True
         super().close()
         # The comm is closed: these send nothing, they only drop the bytes.
@@ -289,8 +316,9 @@ class NcutWidget(anywidget.AnyWidget):
             release_freed_memory()
 
     # --- validation ---------------------------------------------------------------------------
-    @traitlets.validate("selected")
+    @traitlets.validate("selected", "negative")
     def _check_selected(self, proposal: dict) -> list[int]:
+        name = proposal["trait"].name
         ids = list(proposal["value"])
         n = int(self.meta.get("n_nodes", 0))
         if ids and not self.meta:
@@ -298,12 +326,12 @@ class NcutWidget(anywidget.AnyWidget):
                 raise traitlets.TraitError(f"cannot select nodes {ids[:5]}: the computation failed ({self.error})")
             raise traitlets.TraitError(
                 f"cannot select nodes {ids[:5]}: the results are not ready yet "
-                f"({self.stage or 'no results'}). Call w.wait() first, then set w.selected"
+                f"({self.stage or 'no results'}). Call w.wait() first, then set w.{name}"
             )
         bad = [i for i in ids if not 0 <= i < n]
         if bad:
             raise traitlets.TraitError(
-                f"selected node ids {bad[:5]} are out of range: this widget has {n} nodes (0..{n - 1})"
+                f"{name} node ids {bad[:5]} are out of range: this widget has {n} nodes (0..{n - 1})"
             )
         return ids
 
@@ -312,6 +340,20 @@ class NcutWidget(anywidget.AnyWidget):
         if proposal["value"] not in COLOR_MODES:
             raise traitlets.TraitError(f"color_mode must be one of {COLOR_MODES}, got {proposal['value']!r}")
         return proposal["value"]
+
+    @traitlets.validate("k")
+    def _check_k(self, proposal: dict) -> int:
+        value = int(proposal["value"])
+        if not self.meta:
+            return value  # before results: _show keeps it if the ladder has it
+        ks = list(self.meta.get("segments", {}).get("ks", []))
+        if value not in ks and not (value == 0 and not ks):
+            raise traitlets.TraitError(
+                f"k={value} is not on this widget's segment ladder; choose one of {ks}"
+                if ks
+                else f"k={value}: this widget has no segments (its results have fewer than 2 eigenvectors)"
+            )
+        return value
 
     @traitlets.validate("n_eig_view")
     def _check_n_eig_view(self, proposal: dict) -> int:
@@ -339,26 +381,43 @@ class NcutWidget(anywidget.AnyWidget):
             raise RuntimeError(self.error or "no results yet: the computation is still running (call wait())")
         return self._results
 
-    def similarity(self, nodes: Sequence[int] | None = None) -> np.ndarray:
-        """``(N,)`` float32 similarity of every node to ``nodes`` (default: ``selected``).
+    def similarity(self, nodes: Sequence[int] | None = None, negative: Sequence[int] | None = None) -> np.ndarray:
+        """``(N,)`` float32 score of every node: the numbers the browser draws and thresholds.
 
-        The same numbers the browser draws: cosine in the first ``n_eig_view`` eigenvectors as
-        sent to the browser (int8), to the mean direction of the chosen nodes.
+        Cosine in the first ``n_eig_view`` eigenvectors as sent to the browser (int8) to the mean
+        direction of ``nodes`` (default: ``selected``); with negatives (default: ``negative``)
+        nodes not at least ``state.NEGATIVE_MARGIN`` nearer the positives than the negatives
+        score ``state.SUPPRESSED`` (-2). See docs/wire-format.md "Similarity".
         """
         self.results  # noqa: B018 - raises a clear error before results exist
         ids = list(self.selected if nodes is None else nodes)
+        neg = list(self.negative if negative is None else negative)
         n = int(self.meta["n_nodes"])
-        bad = [i for i in ids if not 0 <= int(i) < n]
+        bad = [i for i in ids + neg if not 0 <= int(i) < n]
         if bad:
             raise ValueError(f"node ids {bad[:5]} are out of range: this widget has {n} nodes")
         assert self._eig_wire is not None
-        return wire.similarity(self._eig_wire, ids, self.n_eig_view)
+        return wire.similarity(self._eig_wire, ids, self.n_eig_view, neg)
 
     def selected_masks(self) -> list[np.ndarray]:
         """Per resolution, a boolean ``(n_images, h, w)`` grid of the highlighted patches."""
         sim = self.similarity()
         hit = sim >= self.threshold if self.selected else np.zeros_like(sim, dtype=bool)
         return [np.asarray(grid, dtype=bool) for grid in self.results.split(hit)]
+
+    def segment_masks(self, k: int | None = None) -> list[np.ndarray]:
+        """Per resolution, an ``(n_images, h, w)`` int64 grid of segment labels (``0..k-1``) at ``k``
+        segments (default: the ``k`` trait); the labels the browser colours and selects by.
+
+        Raises ``ValueError`` naming the ladder's levels when ``k`` is not one of them.
+        """
+        self.results  # noqa: B018 - raises a clear error before results exist
+        k = self.k if k is None else int(k)
+        if k not in self._segment_ks:
+            raise ValueError(f"k={k} is not on this widget's segment ladder; choose one of {list(self._segment_ks)}")
+        assert self._segment_labels is not None
+        labels = self._segment_labels[self._segment_ks.index(k)].astype(np.int64)
+        return [np.array(grid) for grid in self.results.split(labels)]
 
     def save_html(self, path: str | Path) -> Path:
         """Write a self-contained HTML page (bundle and state inlined; no network, works from file://)."""

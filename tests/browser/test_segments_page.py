@@ -1,0 +1,115 @@
+"""Segments mode in the exported page (no kernel): a click selects exactly its segment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ._pixels import shot
+from ._synthetic import synthetic_widget
+from ._widget_dom import WidgetDom
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def segments_page(chromium, open_page, tmp_path_factory: pytest.TempPathFactory):
+    """A synthetic widget (2 images at 8x8 and 16x16) saved in Segments mode at k=6, opened from file://."""
+    w = synthetic_widget(n_images=2, grids=((8, 8), (16, 16)), color_mode="segments")
+    w.k = 6
+    path = w.save_html(tmp_path_factory.mktemp("segments") / "segments.html")
+    page, log = open_page(Path(path).as_uri())
+    dom = WidgetDom(page.locator(".ncut").first, w.meta)
+    dom.wait_drawn()
+    return w, page, log, dom
+
+
+def _segment_of(w, k: int, node: int) -> list[int]:
+    labels = np.concatenate([m.reshape(-1) for m in w.segment_masks(k)])
+    return np.flatnonzero(labels == labels[node]).tolist()
+
+
+def test_every_patch_shows_its_segments_mean_rgb(segments_page) -> None:
+    w, page, log, dom = segments_page
+    level = w.meta["segments"]["ks"].index(6)
+    colors = np.array(w.meta["segments"]["colors"][level])
+    for res, labels in enumerate(w.segment_masks(6)):
+        h, wd = labels.shape[1:]
+        for image in range(dom.n_images):
+            picture = shot(dom.cell(res, image)).astype(np.int16)
+            ph, pw = picture.shape[:2]
+            # Patch centers only: the grid is drawn crisp, so a center is its patch's own colour.
+            ys = ((np.arange(h) + 0.5) / h * ph).astype(int)
+            xs = ((np.arange(wd) + 0.5) / wd * pw).astype(int)
+            shown = picture[ys][:, xs]
+            expected = colors[labels[image]]
+            assert np.abs(shown - expected).max() <= 2, f"res {res} image {image} is not in segment colours"
+
+
+def test_a_click_in_segments_mode_selects_exactly_its_segment(segments_page) -> None:
+    w, page, log, dom = segments_page
+    node = dom.click_patch(1, 0, 5, 9)
+    expected = _segment_of(w, 6, node)
+    page.wait_for_function("() => document.querySelector('.ncut').dataset.selected !== ''")
+    assert sorted(dom.selected()) == expected
+    assert 1 < len(expected) < w.meta["n_nodes"]
+    # The same segment spans both resolutions and both images (the ladder is over every node).
+    assert min(expected) < w.meta["resolutions"][1]["offset"] <= max(expected)
+    assert log.page_errors == [] and log.console_errors == []
+
+
+def test_the_granularity_slider_changes_k_and_what_a_click_selects(segments_page) -> None:
+    w, page, log, dom = segments_page
+    slider = dom.root.get_by_label("Granularity")
+    ks = w.meta["segments"]["ks"]
+    slider.fill(str(ks.index(12)))
+    dom.root.locator(".ncut-value", has_text="12 segments").wait_for()
+    node = dom.click_patch(0, 1, 2, 3)
+    expected = _segment_of(w, 12, node)
+    page.wait_for_function(
+        "n => document.querySelector('.ncut').dataset.selected.split(',').length === n", arg=len(expected)
+    )
+    assert sorted(dom.selected()) == expected
+    assert log.page_errors == [] and log.console_errors == []
+
+
+def test_the_hierarchy_strip_shows_the_clicked_patch_at_every_level(segments_page) -> None:
+    w, page, log, dom = segments_page
+    res, image, row, col = 1, 1, 11, 4
+    node = dom.click_patch(res, image, row, col)
+    levels = dom.root.locator(".ncut-hierarchy .ncut-level")
+    ks = w.meta["segments"]["ks"]
+    levels.nth(len(ks) - 1).wait_for()
+    assert levels.count() == len(ks)
+    assert [int(v) for v in levels.evaluate_all("els => els.map(e => e.dataset.k)")] == ks
+    # Each mask's opaque pixels are exactly the patches sharing the node's segment at that level.
+    alphas = levels.evaluate_all(
+        "els => els.map(e => { const c = e.querySelector('canvas');"
+        " const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        " return Array.from({length: d.length / 4}, (_, i) => d[i * 4 + 3]); })"
+    )
+    local = node - w.meta["resolutions"][res]["offset"] - image * 16 * 16
+    for k, alpha in zip(ks, alphas, strict=True):
+        grid = w.segment_masks(k)[res][image]
+        label = grid.reshape(-1)[local]
+        np.testing.assert_array_equal(np.array(alpha) == 255, grid.reshape(-1) == label)
+
+    # Clicking a level shows that many segments.
+    levels.nth(ks.index(3)).click()
+    dom.root.locator(".ncut-value", has_text="3 segments").wait_for()
+    assert levels.nth(ks.index(3)).get_attribute("aria-pressed") == "true"
+    assert log.page_errors == [] and log.console_errors == []
+
+
+def test_a_level_clicked_in_rgb_mode_switches_to_segments(segments_page) -> None:
+    w, page, log, dom = segments_page
+    dom.root.get_by_role("button", name="RGB", exact=True).click()
+    dom.click_patch(0, 0, 3, 3)  # in RGB mode: one node, and the strip follows it
+    levels = dom.root.locator(".ncut-hierarchy .ncut-level")
+    levels.first.wait_for()
+    levels.nth(w.meta["segments"]["ks"].index(4)).click()
+    dom.root.locator(".ncut-value", has_text="4 segments").wait_for()
+    assert dom.root.get_by_role("button", name="Segments", exact=True).get_attribute("aria-pressed") == "true"
+    assert log.page_errors == [] and log.console_errors == []
