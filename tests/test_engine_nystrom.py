@@ -63,7 +63,7 @@ def test_cell_correction_keeps_small_eigenvalues_those_of_the_graph(seed_shaped)
     # The same cells and anchors with every pair inside a cell at affinity 1 (the uncorrected
     # rule) inflate the small eigenvalues several-fold; the correction brings them back.
     X, ref_vals, _ = seed_shaped
-    model = Ncut(n_eig=25, n_sample=512).fit(X)
+    model = Ncut(n_eig=25, n_sample=512, scan_precision="float32").fit(X)  # the cells rebuilt below
     P = aff.prepare(X, "cosine")
     red = nys.fit_reduction(P[model.anchor_indices_], "cosine", 0)
     own, own_d, _, _ = nys.own_anchors(red, P, chunk_size=4096, device=torch.device("cpu"))
@@ -101,6 +101,7 @@ def test_cells_are_near_anchors_and_anchors_find_themselves(seed_shaped):
     assert bool((own_d <= nearest + 0.25 * float(full.mean())).all())
     # The coordinates and residuals split each centred row's length exactly.
     Pc = P - red.center
+    assert torch.allclose(coords, Pc @ red.basis, atol=1e-5)
     assert torch.allclose(coords.pow(2).sum(1) + resid, Pc.pow(2).sum(1), atol=1e-5)
 
 

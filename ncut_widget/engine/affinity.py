@@ -73,6 +73,8 @@ def sample_distances(P: torch.Tensor, distance: str, *, seed: int, size: int = G
     if n > size:
         gen = torch.Generator().manual_seed(seed + 1)
         P = P[torch.randperm(n, generator=gen)[:size].to(P.device)]
+    else:
+        P = P[:]  # (also reads lazily prepared rows)
     D = distances(P, P, distance)
     off = ~torch.eye(P.shape[0], dtype=torch.bool, device=P.device)
     return D[off]

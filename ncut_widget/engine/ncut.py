@@ -79,11 +79,11 @@ class Ncut:
         eig_max_iter: restart cycles allowed to the eigensolver's block Krylov iteration (graphs
             above 1,000 nodes or anchors); it usually converges in 1-3. Running out sets
             ``converged_`` to ``False`` and warns with :class:`NcutConvergenceWarning`.
-        scan_precision: dtype of the node-to-anchor score products of the Nystrom extension:
+        scan_precision: dtype of the node-to-anchor score products of the Nystrom path:
             ``"float32"``, ``"bfloat16"`` (faster on GPUs and AMX CPUs; emulated and slow
             elsewhere), ``"auto"`` (bfloat16 where fast) or ``None`` (the ``NCUT_WIDGET_SCAN``
-            environment variable, read at each fit/transform, else ``"auto"``). Each node's own
-            anchor and its distance to it are always found in float32.
+            environment variable, read at each fit/transform, else ``"auto"``). The distance of
+            each node to its own anchor is always computed in float32.
 
     Fitted attributes: ``eigenvalues_`` (n_eig,) float32 descending, ``gamma_`` (float),
     ``d_gamma_`` (float, mean affinity aimed at / reached), ``exact_`` (bool),
@@ -140,17 +140,15 @@ class Ncut:
         if self.n_eig >= n:
             raise ValueError(f"n_eig ({self.n_eig}) must be smaller than the number of nodes ({n})")
         self._check_fit_memory(n, X.shape[1])
-        P = aff.prepare(X.to(self.device), self.distance)
-        self._center = None
-        if self.distance == "euclidean":
-            # Squared distances do not change under a shift, but |x|^2 + |y|^2 - 2<x, y> in
-            # float32 loses the digits a large common offset carries: centre once, here.
-            self._center = P.mean(dim=0)
-            P = P - self._center
+        X = X.to(self.device)
+        # Squared distances do not change under a shift, but |x|^2 + |y|^2 - 2<x, y> in float32
+        # loses the digits a large common offset carries: euclidean features are centred.
+        self._center = X.mean(dim=0) if self.distance == "euclidean" else None
         if self.n_sample >= n:
-            self._fit_exact(P)
-        else:
-            self._fit_nystrom(P)
+            P = aff.prepare(X, self.distance)
+            self._fit_exact(P if self._center is None else P - self._center)
+        else:  # prepared chunk by chunk, never as a whole copy
+            self._fit_nystrom(nys.PreparedRows(X, self.distance, self._center))
         self.n_features_in_ = X.shape[1]
         self.n_nodes_ = n
         return self
@@ -179,12 +177,11 @@ class Ncut:
             raise ValueError(
                 f"X has {X.shape[1]} features per node, but this Ncut was fitted on {self.n_features_in_}"
             )
-        Q = aff.prepare(X, self.distance)
-        if self._center is not None:
-            Q = Q - self._center.to(Q.device)
+        center = None if self._center is None else self._center.to(X.device)
         if self.exact_:
-            return self._nystrom_formula(Q), self.eigenvalues_.clone()
-        return self._extend(Q, None), self.eigenvalues_.clone()
+            Q = aff.prepare(X, self.distance)
+            return self._nystrom_formula(Q if center is None else Q - center), self.eigenvalues_.clone()
+        return self._extend(nys.PreparedRows(X, self.distance, center), None), self.eigenvalues_.clone()
 
     def fit_transform(self, X: Any) -> tuple[torch.Tensor, torch.Tensor]:
         """Fit on ``X`` ``(N, C)`` and return ``(eigenvectors (N, n_eig), eigenvalues (n_eig,))``.
@@ -290,7 +287,7 @@ class Ncut:
         self._anchor_degree = deg
         self._fit_eigvecs = vecs.clone()
 
-    def _fit_nystrom(self, P: torch.Tensor) -> None:
+    def _fit_nystrom(self, P: nys.PreparedRows) -> None:
         n, m = P.shape[0], self.n_sample
         report = self._report
         report("sample anchors", 0, 1)
@@ -300,7 +297,8 @@ class Ncut:
         red = nys.fit_reduction(Pa, self.distance, self.seed)
         report("sample anchors", 1, 1)
         own = nys.own_anchors(
-            red, P, chunk_size=self.chunk_size, device=self.device, progress=scaled(report, "nearest anchors")
+            red, P, chunk_size=self.chunk_size, device=self.device, precision=self.scan_precision,
+            progress=scaled(report, "nearest anchors"),
         )
         own[0][anchors] = torch.arange(m, device=own[0].device)  # each anchor is in its own cell
         own[1][anchors] = 0.0
@@ -327,7 +325,7 @@ class Ncut:
         self._scan_center, self._scan_basis, self._scan_anchors = red.center, red.basis, red.anchors
         self._fit_eigvecs = self._extend(P, own)
 
-    def _extend(self, Q: torch.Tensor, own: tuple[torch.Tensor, ...] | None) -> torch.Tensor:
+    def _extend(self, Q: nys.PreparedRows, own: tuple[torch.Tensor, ...] | None) -> torch.Tensor:
         """Nystrom-path values of prepared rows ``Q`` (``nystrom.extend``)."""
         dev = self.device
         basis = None if self._scan_basis is None else self._scan_basis.to(dev)
@@ -395,11 +393,12 @@ def exact_fit_bytes(n: int, c: int, n_eig: int) -> int:
 
 def nystrom_fit_bytes(n: int, c: int, n_eig: int, m: int, chunk_size: int) -> int:
     """Peak bytes of the Nystrom path: the larger of a scan block and the dense ``m x m`` anchor
-    graph with its eigensolver buffers, plus what grows linearly with ``n`` (the prepared
-    features, each node's subspace coordinates, cell and distance, and the result)."""
+    graph with its eigensolver buffers, plus what grows linearly with ``n`` (each node's
+    subspace coordinates, cell and distance, and the result; the features are prepared chunk
+    by chunk)."""
     d = min(c, nys.SCAN_DIMS)
     quadratic = max(nys.scan_bytes(min(chunk_size, n), m, c, d), 8 * m * m + top_eigh_bytes(m, n_eig))
-    return quadratic + n * (4 * c + 4 * d + 16 + 4 * n_eig) + _gamma_bytes(n)
+    return quadratic + n * (4 * d + 16 + 4 * n_eig) + _gamma_bytes(n)
 
 
 def _mean_affinity_estimate(P: torch.Tensor, gamma: float, model: Ncut) -> float:

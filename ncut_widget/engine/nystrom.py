@@ -41,6 +41,7 @@ from dataclasses import dataclass
 
 import torch
 
+from . import affinity as aff
 from .memory import check_memory, largest_fitting
 from .propagate import scan_dtype
 from .sampling import _orthonormal
@@ -53,16 +54,41 @@ SCAN_DIMS = 64
 _POWER_STEPS = 3
 
 
+class PreparedRows:
+    """Rows of ``X`` as the metric sees them, prepared only when indexed: L2-normalised (cosine)
+    or shifted by ``center`` (euclidean). The Nystrom path reads nodes chunk by chunk, so the
+    prepared ``(N, C)`` copy is never made (1.2 GB at 400,000 x 768).
+
+    Supports ``len``, ``shape``, ``device`` and indexing by a slice or an index tensor.
+    """
+
+    def __init__(self, X: torch.Tensor, distance: str, center: torch.Tensor | None = None) -> None:
+        self.X = X
+        self.distance = distance
+        self.center = center
+        self.shape = X.shape
+        self.device = X.device
+
+    def __len__(self) -> int:
+        return self.X.shape[0]
+
+    def __getitem__(self, idx: slice | torch.Tensor) -> torch.Tensor:
+        rows = aff.prepare(self.X[idx], self.distance)
+        return rows if self.center is None else rows - self.center
+
+
 @dataclass
 class Reduction:
     """The anchors in their principal subspace: what the scan and the extension compare nodes to.
 
     Attributes:
-        center: ``(C,)`` the anchors' mean (nodes and anchors are compared after subtracting it).
-        basis: ``(C, d)`` orthonormal principal directions (identity when ``C <= SCAN_DIMS``).
-        anchors: ``(m, C)`` centred anchors.
-        proj: ``(m, d)`` their coordinates in the basis.
-        resid: ``(m,)`` squared length left outside the basis.
+        center: ``(C,)`` the anchors' mean (the subspace is centred on it).
+        basis: ``(C, d)`` orthonormal principal directions (``None`` when ``C <= SCAN_DIMS``: the
+            full space).
+        anchors: ``(m, C)`` the prepared anchors, as given (not centred: a row equal to an anchor
+            is then at distance exactly 0 from it).
+        proj: ``(m, d)`` the centred anchors' coordinates in the basis.
+        resid: ``(m,)`` their squared length left outside the basis.
         half: ``0.5`` for cosine (``1 - cos = |x - y|^2 / 2`` on unit rows), ``1.0`` for euclidean.
     """
 
@@ -73,36 +99,45 @@ class Reduction:
     resid: torch.Tensor
     half: float
 
-    def project(self, Q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(centred rows, coordinates (n, d), squared residual lengths (n,))`` of prepared rows."""
-        Qc = Q - self.center
+    def project(self, Q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(coordinates (n, d), squared residual lengths (n,))`` of prepared rows ``Q``, centred.
+
+        Without a centred copy of ``Q``: ``Q @ [basis, center]`` gives the coordinates (minus the
+        centre's) and ``Q . center``, hence ``|Q - center|^2 = |Q|^2 - 2 Q.center + |center|^2``.
+        """
         if self.basis is None:
-            return Qc, Qc, torch.zeros(Qc.shape[0], dtype=Qc.dtype, device=Qc.device)
-        qp = Qc @ self.basis
-        return Qc, qp, (Qc.pow(2).sum(dim=1) - qp.pow(2).sum(dim=1)).clamp_min_(0)
+            qp = Q - self.center
+            return qp, torch.zeros(Q.shape[0], dtype=Q.dtype, device=Q.device)
+        d = self.basis.shape[1]
+        both = Q @ torch.cat([self.basis, self.center.unsqueeze(1)], dim=1)
+        qp = both[:, :d] - self.center @ self.basis
+        length = torch.linalg.vector_norm(Q, dim=1).square_() - 2 * both[:, d] + self.center.dot(self.center)
+        return qp, (length - qp.pow(2).sum(dim=1)).clamp_min_(0)
 
 
 def fit_reduction(anchors: torch.Tensor, distance: str, seed: int, dims: int = SCAN_DIMS) -> Reduction:
     """Centre the prepared ``anchors`` ``(m, C)`` and find their top ``dims`` principal directions
     by subspace iteration from a start drawn from a generator seeded with ``seed``."""
     center = anchors.mean(dim=0)
+    if anchors.shape[1] <= dims:
+        return reduction(center, None, anchors, distance)
     A = anchors - center
-    if A.shape[1] <= dims:
-        return reduction(center, None, A, distance)
     gen = torch.Generator().manual_seed(seed)
     basis = _orthonormal(torch.randn(A.shape[1], dims, generator=gen).to(A.device, A.dtype))
     for _ in range(_POWER_STEPS):
         basis = _orthonormal(A.T @ (A @ basis))
-    return reduction(center, basis, A, distance)
+    return reduction(center, basis.contiguous(), anchors, distance)
 
 
 def reduction(center: torch.Tensor, basis: torch.Tensor | None, anchors: torch.Tensor, distance: str) -> Reduction:
-    """The :class:`Reduction` of centred ``anchors`` in ``basis`` (``None``: the full space)."""
+    """The :class:`Reduction` of prepared ``anchors`` centred on ``center``, in ``basis``
+    (``None``: the full space)."""
     half = 0.5 if distance == "cosine" else 1.0
+    A = anchors - center
     if basis is None:
-        return Reduction(center, None, anchors, anchors, torch.zeros(anchors.shape[0], dtype=anchors.dtype, device=anchors.device), half)
-    proj = anchors @ basis
-    resid = (anchors.pow(2).sum(dim=1) - proj.pow(2).sum(dim=1)).clamp_min_(0)
+        return Reduction(center, None, anchors, A, torch.zeros(A.shape[0], dtype=A.dtype, device=A.device), half)
+    proj = A @ basis
+    resid = (A.pow(2).sum(dim=1) - proj.pow(2).sum(dim=1)).clamp_min_(0)
     return Reduction(center, basis, anchors, proj, resid, half)
 
 
@@ -147,21 +182,26 @@ def own_anchors(
     *,
     chunk_size: int,
     device: torch.device,
+    precision: str | None = "float32",
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Each prepared row's cell: its nearest anchor in the principal subspace.
 
     Returns ``(own (N,) int64, exact distance to it (N,), coordinates (N, d), squared residual
     lengths (N,))``, all on ``device``, float32; the distance is the graph's (``1 - cos`` or
-    squared euclidean) in the full space. Float32 throughout, so an anchor finds itself
-    (distance 0).
+    squared euclidean) in the full space, to the chosen anchor. ``precision`` (``scan_dtype``)
+    is that of the ``rows x m`` score product: in float32 an anchor finds itself; bfloat16
+    rounding (~0.4% of a score) can pick, among anchors that near-tie, one that is not the
+    nearest, and the distance returned is then that anchor's.
     """
     n = P.shape[0]
     m, d = red.proj.shape
     rows = min(chunk_size, n)
     _check_block(rows, red, device, "the nearest-anchor scan")
+    dtype = scan_dtype(device, precision)
     # argmin_b |q - a_b|^2 = argmin_b (|a_b|^2 - 2 q.a_b): one product of [q, 1] with [-2a, |a|^2].
-    A_scan = torch.cat([red.proj * -2.0, red.proj.pow(2).sum(dim=1, keepdim=True)], dim=1).T.contiguous()
+    A_scan = torch.cat([red.proj * -2.0, red.proj.pow(2).sum(dim=1, keepdim=True)], dim=1).T.contiguous().to(dtype)
+    low = torch.empty((rows, m), dtype=dtype, device=device) if dtype != torch.float32 else None
     own = torch.empty(n, dtype=torch.long, device=device)
     own_d = torch.empty(n, dtype=torch.float32, device=device)
     coords = torch.empty((n, d), dtype=torch.float32, device=device)
@@ -171,13 +211,17 @@ def own_anchors(
     q_aug = torch.ones((rows, d + 1), dtype=torch.float32, device=device)
     for start in range(0, n, chunk_size):
         sl = slice(start, start + chunk_size)
-        Qc, qp, resid[sl] = red.project(P[sl].to(device, torch.float32))
+        Q = P[sl].to(device, torch.float32)
+        qp, resid[sl] = red.project(Q)
         r = qp.shape[0]
         q_aug[:r, :d] = qp
-        S = torch.mm(q_aug[:r], A_scan, out=scores[:r])
+        if low is None:
+            S = torch.mm(q_aug[:r], A_scan, out=scores[:r])
+        else:  # argmin is 2x faster on float32 than on bfloat16 rows
+            S = scores[:r].copy_(torch.mm(q_aug[:r].to(dtype), A_scan, out=low[:r]))
         j = row_argmin(S)
         own[sl] = j
-        own_d[sl] = (Qc - red.anchors[j]).pow_(2).sum(dim=1).mul_(red.half)
+        own_d[sl] = (Q - red.anchors[j]).pow_(2).sum(dim=1).mul_(red.half)
         coords[sl] = qp
         if progress is not None:
             progress(min(start + chunk_size, n), n)
@@ -228,9 +272,9 @@ def extend(
             nodes).
         mass: ``(m,)`` cell sizes ``c``; ``cell_degree``: ``(m,)`` the cells' total degrees ``D``.
         eigenvalues: ``(k,)``.
-        precision: dtype of the ``rows x m`` score product (``scan_dtype``): bfloat16 scores
-            change the affinities by ~1% each, far below what the subspace estimate leaves out
-            (measured: the same eigenvectors to 4 digits).
+        precision: dtype of the ``rows x m`` score products (``scan_dtype``), here and in
+            :func:`own_anchors`: bfloat16 scores change the affinities by ~1% each, far below
+            what the subspace estimate leaves out (measured: the same eigenvectors to 4 digits).
         own: the rows' ``own_anchors`` result when already computed (the fitted nodes).
     """
     n, k = P.shape[0], anchor_values.shape[1]
@@ -239,7 +283,7 @@ def extend(
     _check_block(rows, red, device, "the extension to nodes")
     dtype = scan_dtype(device, precision)
     if own is None:
-        own = own_anchors(red, P, chunk_size=chunk_size, device=device)
+        own = own_anchors(red, P, chunk_size=chunk_size, device=device, precision=precision)
     own_idx, own_d, coords, resid = own
     F = anchor_values.to(device, torch.float32)
     f = F / (cell_degree / mass).sqrt().unsqueeze(1)

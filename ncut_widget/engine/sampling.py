@@ -101,7 +101,7 @@ def farthest_point_sampling(
     gen = torch.Generator().manual_seed(seed)
     n_draw = min(n, _DRAW_RATIO * n_sample)
     cand = torch.arange(n) if n_draw >= n else torch.randperm(n, generator=gen)[:n_draw].sort().values
-    Xc = X if n_draw >= n else X[cand.to(X.device)]
+    Xc = X[:] if n_draw >= n else X[cand.to(X.device)]  # (also reads lazily prepared rows)
     first = int(torch.randint(n_draw, (1,), generator=gen))
     P = _principal_projection(Xc.to(dev, torch.float32), _FPS_DIMS, gen)
     if dev.type == "cpu":
