@@ -128,6 +128,21 @@ def _orthonormal_rows(Bt: torch.Tensor, Vt: torch.Tensor) -> torch.Tensor:
     return Bt.flip(0).contiguous()  # largest directions first (eigh sorts ascending)
 
 
+def _rayleigh_ritz(
+    Vt: torch.Tensor, SVt: torch.Tensor, keep: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The top ``keep`` Ritz pairs of the basis rows ``Vt`` (images ``SVt``): ``(values (keep,)
+    float64 descending, vectors (keep, n), their images (keep, n), relative residual norms
+    (keep,) float64)``. The small projected matrix is solved in float64."""
+    H = (Vt @ SVt.T).double()
+    theta, U = torch.linalg.eigh(0.5 * (H + H.T))
+    theta, U = theta.flip(0)[:keep], U.flip(1)[:, :keep].to(Vt.dtype)
+    Yt, SYt = U.T @ Vt, U.T @ SVt
+    top = float(theta[0].abs()) or 1.0
+    res = (SYt - theta.to(Vt.dtype)[:, None] * Yt).norm(dim=1).double() / top
+    return theta, Yt, SYt, res
+
+
 @torch.no_grad()
 def top_eigh(
     S: Any,
@@ -186,43 +201,49 @@ def top_eigh(
     Bt = _orthonormal_rows(torch.randn(b, n, generator=gen).to(dev, dt), Vt[:0])
     prev = None
     products = 0
+    # Rayleigh-Ritz after every block, not only when the basis is full, where it costs less than
+    # a quarter of a product with A (large n): the iteration then stops within a block of
+    # converging (on the 25,600-node seed graph: 226 products instead of 322).
+    check_often = cap * (cap + p) <= b * n // 4
     for it in range(max_iter):
         size = kept
         if not Bt.shape[0]:  # nothing new to extend from: go on from random directions
             Bt = _orthonormal_rows(torch.randn(b, n, generator=gen).to(dev, dt), Vt[:size])
-        while Bt.shape[0]:
+        while True:
             r = Bt.shape[0]
             Vt[size : size + r] = Bt
             SVt[size : size + r] = _apply(S, Bt, scale)
             products += r
             size += r
             room = cap - size
-            if room <= 0:
+            full = room <= 0
+            if not full:
+                Bt = _orthonormal_rows(SVt[size - r : size - r + min(r, room)], Vt[:size])
+                if not Bt.shape[0]:  # span(V) is invariant under A: go on from random directions
+                    Bt = _orthonormal_rows(torch.randn(min(b, room), n, generator=gen).to(dev, dt), Vt[:size])
+                full = not Bt.shape[0]  # nothing left outside span(V)
+            if not (full or (check_often and size >= k)):
+                continue
+            theta, Yt, SYt, res = _rayleigh_ritz(Vt[:size], SVt[:size], min(p, size))
+            residual = float(res[:k].max())
+            change = float("inf") if prev is None else float((theta[:k] - prev[:k]).abs().max())
+            prev = theta
+            exhausted = size >= n  # the basis spans everything: the Ritz pairs are exact
+            done = residual <= tol or exhausted
+            if done or (full and it == max_iter - 1):
+                if progress is not None:
+                    progress(it + 1, max_iter)
+                return EighResult(theta[:k].float(), Yt[:k].T.contiguous(), done, it + 1, change, residual, products)
+            if full:
                 break
-            Bt = _orthonormal_rows(SVt[size - r : size - r + min(r, room)], Vt[:size])
-            if not Bt.shape[0]:  # span(V) is invariant under A: go on from random directions
-                Bt = _orthonormal_rows(torch.randn(min(b, room), n, generator=gen).to(dev, dt), Vt[:size])
-        # Rayleigh-Ritz in span(V), in float64 on the small projected matrix.
-        H = (Vt[:size] @ SVt[:size].T).double()
-        theta, U = torch.linalg.eigh(0.5 * (H + H.T))
-        kept = min(p, size)
-        theta, U = theta.flip(0)[:kept], U.flip(1)[:, :kept].to(dt)
-        Yt, SYt = U.T @ Vt[:size], U.T @ SVt[:size]
-        Vt[:kept], SVt[:kept] = Yt, SYt
-        Rt = SYt - theta.to(dt)[:, None] * Yt
-        top = float(theta[0].abs()) or 1.0
-        res = Rt.norm(dim=1).double() / top
-        residual = float(res[:k].max())
-        change = float("inf") if prev is None else float((theta[:k] - prev[:k]).abs().max())
-        prev = theta
         if progress is not None:
             progress(it + 1, max_iter)
-        exhausted = size >= n  # the basis spans everything: the Ritz pairs are exact
-        done = residual <= tol or exhausted
-        if done or it == max_iter - 1:
-            return EighResult(theta[:k].float(), Yt[:k].T.contiguous(), done, it + 1, change, residual, products)
-        # Continue the Krylov sequence from the residuals of the leading unconverged pairs
-        # (orthogonal to the basis already, up to rounding, which the projection removes).
+        # Restart from the kept Ritz vectors, continuing the Krylov sequence from the residuals
+        # of the leading unconverged pairs (orthogonal to the basis already, up to rounding,
+        # which the projection removes).
+        kept = Yt.shape[0]
+        Vt[:kept], SVt[:kept] = Yt, SYt
+        Rt = SYt - theta.to(dt)[:, None] * Yt
         todo = torch.nonzero(res > tol).squeeze(1)[:b]
         Bt = _orthonormal_rows(Rt[todo], Vt[:kept])
     raise AssertionError("unreachable: the loop returns on its last cycle")

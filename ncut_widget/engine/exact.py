@@ -41,17 +41,24 @@ class UpperBlocks:
         self.device = blocks[0].device
 
     def rmatmul(self, Bt: torch.Tensor) -> torch.Tensor:
-        """``Bt @ W`` for ``Bt`` ``(b, n)`` (equal to ``(W @ Bt.T).T``: ``W`` is symmetric)."""
-        out = torch.zeros((Bt.shape[0], self.shape[0]), dtype=Bt.dtype, device=Bt.device)
+        """``Bt @ W`` for ``Bt`` ``(b, n)`` (equal to ``(W @ Bt.T).T``: ``W`` is symmetric).
+
+        Computed as ``W @ B`` with ``B = Bt.T`` in column layout: with a thin ``B`` (16-48
+        columns) MKL ran ``U @ B`` 2.3x and ``U.T @ B`` 1.2x faster than ``Bt @ U.T`` /
+        ``Bt @ U`` on 2 cores.
+        """
+        n = self.shape[0]
+        B = Bt.T.contiguous()
+        out = torch.zeros((n, Bt.shape[0]), dtype=Bt.dtype, device=Bt.device)
         for start, U in zip(self.starts, self.blocks, strict=True):
             r = U.shape[0]
-            # This block's rows feed every column from `start` on...
-            out[:, start:].addmm_(Bt[:, start : start + r], U)
+            # This block's rows feed every row from `start` on (W[start:, rows] = U.T)...
+            out[start:].addmm_(U.T, B[start : start + r])
             # ...and, as the mirror image of its part right of the diagonal block, the block's
-            # own columns receive from every row below it.
-            if start + r < self.shape[0]:
-                out[:, start : start + r].addmm_(Bt[:, start + r :], U[:, r:].T)
-        return out
+            # own rows receive from every row below it.
+            if start + r < n:
+                out[start : start + r].addmm_(U[:, r:], B[start + r :])
+        return out.T
 
     def to_dense(self) -> torch.Tensor:
         """The full ``n x n`` matrix (for small ``n`` only)."""
