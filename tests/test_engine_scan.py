@@ -63,6 +63,24 @@ def test_auto_follows_the_hardware_probe(monkeypatch, fast):
     assert scan_dtype("cpu", "auto") == expected
 
 
+@pytest.mark.parametrize("var", ["ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"])
+def test_a_onednn_isa_limit_below_amx_means_float32(monkeypatch, var):
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    monkeypatch.delenv("NCUT_WIDGET_SCAN", raising=False)
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
+    assert scan_dtype("cpu") == torch.bfloat16
+    monkeypatch.setenv(var, "AVX2")  # bfloat16 matmuls are emulated under this limit
+    assert scan_dtype("cpu") == torch.float32
+    monkeypatch.setenv(var, "avx512_core_amx")
+    assert scan_dtype("cpu") == torch.bfloat16
+    monkeypatch.setenv(var, "ALL")
+    assert scan_dtype("cpu") == torch.bfloat16
+    monkeypatch.setenv("NCUT_WIDGET_SCAN", "bfloat16")  # forcing still works
+    monkeypatch.setenv(var, "AVX2")
+    assert scan_dtype("cpu") == torch.bfloat16
+
+
 def test_bad_env_value_names_the_variable(monkeypatch):
     monkeypatch.setenv("NCUT_WIDGET_SCAN", "fp16")
     with pytest.raises(ValueError, match=r"NCUT_WIDGET_SCAN must be one of .*'fp16'"):

@@ -88,11 +88,20 @@ def knn_propagate(
 
 
 def bf16_matmul_is_fast(device: torch.device) -> bool:
-    """bfloat16 matmuls are ~2-4x float32 on GPUs and AMX CPUs, but emulated (slow) elsewhere."""
+    """bfloat16 matmuls are ~2-4x float32 on GPUs and AMX CPUs, but emulated (slow) elsewhere.
+
+    On the CPU: AMX tiles present, and oneDNN (which runs torch's bfloat16 matmuls) not limited
+    below them by ``ONEDNN_MAX_CPU_ISA`` / ``DNNL_MAX_CPU_ISA`` (``AVX2`` there made bfloat16
+    matmuls ~2,000x slower on an AMX machine: they are emulated).
+    """
     if device.type == "cuda":
         return True
     if device.type != "cpu":
         return False
+    for var in ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"):
+        isa = os.environ.get(var, "").strip().upper()
+        if isa and isa != "ALL" and "AMX" not in isa:
+            return False
     probe = getattr(torch.cpu, "_is_amx_tile_supported", None)
     return bool(probe()) if probe is not None else False
 
