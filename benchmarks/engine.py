@@ -1,20 +1,28 @@
 """Engine benchmark: ncut_widget.Ncut vs the reference ncut-pytorch==3.2.0, on CPU.
 
-    .venv/bin/python benchmarks/engine.py [--threads 2] [--quick]
+    .venv/bin/python benchmarks/engine.py [--threads 2] [--quick] [--isa native|avx2|both]
 
 Creates benchmarks/.venv-ref (python -m venv; pip install ncut-pytorch==3.2.0 torch==2.14.1) on
 first use and runs the reference there, in a subprocess. Every timed fit runs in a fresh worker
 process (same thread count for both) that loads the same synthetic seed-shaped features from a
 temp .npy, does one warm-up fit and then the timed ones (median), and reports the peak RSS
-growth over the loaded data (``ru_maxrss`` after fitting minus RSS before).
+growth over the loaded data (``VmHWM`` after fitting minus RSS before).
 
-Prints:
-1. speed at defaults on 25,600 x 768 (the seed's shape): median wall and CPU seconds, ratio;
-2. quality on the same data: how well the top eigenvectors span the 9 planted parts;
-3. closeness to the exact solution of each method's own graph at 10,240 nodes (the reference
-   only approximates above 8,192 nodes);
-4. the seed's exact call (n_sample=30000 >= N): time and peak memory;
-5. scaling of ours (and the reference) at 25,600 / 100,000 / 400,000 nodes x 768.
+``--isa avx2`` emulates an AVX2-only CPU for *both* libraries: ``ATEN_CPU_CAPABILITY=avx2``
+(torch's own kernels), ``MKL_ENABLE_INSTRUCTIONS=AVX2`` (float32 matmuls) and
+``ONEDNN_MAX_CPU_ISA=AVX2`` (no AMX: ``auto`` picks the float32 scan, as on such a CPU). Ours
+then runs with ``NCUT_WIDGET_SCAN=float32``. ``native`` uses the machine as it is, and times
+both of our scan paths (float32 forced, and ``auto``).
+
+Prints, per ISA:
+1. speed at defaults on 25,600 x 768 (the seed's shape): median wall and CPU seconds, ratios;
+2. planted parts captured by the top eigenvectors on the same data;
+3. closeness to the exact solution of each method's own graph at 10,240 nodes (and, without
+   --quick, at 25,600), the exact solutions from our converged block-Krylov solver;
+4. the seed's exact call (n_sample=30000 >= N): time, memory, and accuracy against a tighter
+   solve of the same graph (residual 1e-7; the tests check the exact path against float64
+   dense eigendecompositions);
+5. scaling at 25,600 / 100,000 / 400,000 nodes (400k skipped with --quick).
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import argparse
 import json
 import math
 import os
+import platform
 import resource
 import statistics
 import subprocess
@@ -36,11 +45,31 @@ from reference_env import REF_PY, ensure_reference_env
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
+AVX2_ENV = {
+    "ATEN_CPU_CAPABILITY": "avx2",
+    "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+    "ONEDNN_MAX_CPU_ISA": "AVX2",
+    "DNNL_MAX_CPU_ISA": "AVX2",
+}
+
 
 # ----------------------------------------------------------------------------- worker side
 def _rss_mb() -> float:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _peak_mb() -> float:
+    """Peak RSS of this process image: VmHWM (reset by exec), not ru_maxrss, which a child
+    inherits across fork + exec from a large driver process."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def worker(args: argparse.Namespace) -> None:
@@ -55,14 +84,17 @@ def worker(args: argparse.Namespace) -> None:
         from ncut_widget import Ncut
 
         def fit():
-            return Ncut(device="cpu", **kwargs).fit_transform(X)
+            model = Ncut(device="cpu", **kwargs)
+            vecs, vals = model.fit_transform(X)
+            return vecs, vals, model
+
     else:
         from ncut_pytorch import Ncut
 
         def fit():
             model = Ncut(device="cpu", **kwargs)
             vecs = model.fit_transform(X)
-            return vecs, model.eigval, float(model.sigma)
+            return vecs, model.eigval, model
 
     base = _rss_mb()
     walls, cpus = [], []
@@ -73,19 +105,24 @@ def worker(args: argparse.Namespace) -> None:
         if rep > 0 or not args.warm:
             walls.append(wall)
             cpus.append(cpu)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    res = {"wall": walls, "cpu": cpus, "peak_mb": peak - base, "data_mb": X.numel() * 4 / 2**20}
+    peak = _peak_mb()
+    res = {"wall": walls, "cpu": cpus, "peak_mb": peak - base, "data_mb": X.numel() * 4 / 2**20,
+           "capability": torch.backends.cpu.get_cpu_capability()}
+    model = out[2]
+    if args.method == "ref":
+        res["sigma"] = float(model.sigma)
+    else:
+        res["gamma"] = float(model.gamma_)
+        res["n_iter"] = int(model.n_iter_)
     if args.save:
         np.save(args.save + "_vecs.npy", out[0].float().numpy())
         np.save(args.save + "_vals.npy", out[1].float().numpy())
-        if len(out) > 2:
-            res["sigma"] = out[2]
     print("RESULT " + json.dumps(res))
 
 
 # ----------------------------------------------------------------------------- driver side
 def run_worker(method: str, data: str, *, reps: int, threads: int, warm: bool = True,
-               save: str | None = None, **kwargs: object) -> dict:
+               save: str | None = None, env: dict | None = None, **kwargs: object) -> dict:
     py = sys.executable if method == "ours" else str(REF_PY)
     cmd = [py, __file__, "--worker", method, "--data", data, "--reps", str(reps),
            "--threads", str(threads), "--kwargs", json.dumps(kwargs)]
@@ -93,12 +130,28 @@ def run_worker(method: str, data: str, *, reps: int, threads: int, warm: bool = 
         cmd.append("--cold")
     if save:
         cmd += ["--save", save]
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    full_env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), **(env or {}))
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=full_env)
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[7:])
     raise RuntimeError(f"{method} worker failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
+
+
+def cpu_description() -> str:
+    """Model name and the vector/matrix extensions the kernel reports."""
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name") and model in ("", platform.machine(), "x86_64"):
+                    model = line.split(":", 1)[1].strip()
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    ext = [name for name, flag in (("AVX2", "avx2"), ("AVX-512", "avx512f"), ("AMX-BF16", "amx_bf16")) if flag in flags]
+    return f"{model} ({os.cpu_count()} CPUs; {', '.join(ext) or 'no AVX2'})"
 
 
 def part_scores(vecs, labels, k: int) -> tuple[float, float]:
@@ -126,7 +179,8 @@ def principal_cosine(A, B) -> float:
 
 
 def ref_exact(X, sigma: float, k: int):
-    """Exact top-k of the reference's own graph: rbf W = exp(-|x-y|^2 / (2 sigma^2)), D^-1/2 W D^-1/2."""
+    """Exact top-k of the reference's own graph: rbf W = exp(-|x-y|^2 / (2 sigma^2)), D^-1/2 W D^-1/2,
+    by our block-Krylov solver to a residual of 1e-6 (the degrees applied as a scale)."""
     import torch
 
     sys.path.insert(0, str(ROOT))
@@ -135,21 +189,133 @@ def ref_exact(X, sigma: float, k: int):
     sq = X.pow(2).sum(1)
     W = torch.addmm(sq[None, :], X, X.T, alpha=-2.0).add_(sq[:, None]).clamp_min_(0)
     W.mul_(-0.5 / sigma**2).exp_()
-    s = W.sum(1).rsqrt()
-    W.mul_(s[:, None]).mul_(s[None, :])
-    vals, vecs, *_ = top_eigh(W, k, seed=0)  # (values, vectors, converged, n_iter, change)
-    return vecs, vals
+    res = top_eigh(W, k, seed=0, tol=1e-6, scale=W.sum(1).rsqrt())
+    return res.vectors, res.values
+
+
+def tight_exact(X, gamma: float, k: int):
+    """Our exact graph at the same gamma, solved to a residual of 1e-7 (float32's floor is ~1e-7)."""
+    sys.path.insert(0, str(ROOT))
+    from ncut_widget.engine import affinity as aff
+    from ncut_widget.engine.eigsolve import top_eigh
+    from ncut_widget.engine.exact import exact_affinity
+
+    W, _, deg = exact_affinity(aff.prepare(X, "cosine"), "cosine", gamma, None)
+    res = top_eigh(W, k, seed=1, tol=1e-7, max_iter=200, scale=deg.rsqrt())
+    del W
+    return res.vectors, res.values.double(), res.residual
+
+
+def med(res: dict, key: str = "wall") -> float:
+    return statistics.median(res[key])
 
 
 def fmt_t(res: dict) -> str:
-    return f"wall {statistics.median(res['wall']):6.2f} s  cpu {statistics.median(res['cpu']):6.2f} s"
+    return f"wall {med(res):6.2f} s  cpu {med(res, 'cpu'):6.2f} s  peak +{res['peak_mb']:5.0f} MB"
+
+
+def run_isa(isa: str, args: argparse.Namespace, tmp: Path, data: dict) -> None:
+    import numpy as np
+    import torch
+
+    T = args.threads
+    env = AVX2_ENV if isa == "avx2" else {}
+    ours_paths = [("ours float32 scan", {"scan_precision": "float32"})]
+    if isa == "native":
+        ours_paths.append(("ours auto scan", {}))
+    print(f"\n################ ISA: {isa} "
+          f"({'AVX2 emulated for both libraries: ' + ' '.join(f'{k}={v}' for k, v in AVX2_ENV.items()) if env else 'as the machine is'})"
+          f"  load {os.getloadavg()[0]:.1f}", flush=True)
+
+    # 1-2. seed-shaped data at defaults
+    seed_path, labels = data["seed"]
+    runs = {}
+    for name, kw in ours_paths:
+        runs[name] = run_worker("ours", seed_path, reps=args.reps, threads=T, env=env, n_eig=50,
+                                save=str(tmp / f"{isa}_{len(runs)}"), **kw)
+    runs["ncut-pytorch 3.2.0"] = run_worker("ref", seed_path, reps=args.reps, threads=T, env=env, n_eig=50,
+                                            save=str(tmp / f"{isa}_ref"))
+    ref_wall = med(runs["ncut-pytorch 3.2.0"])
+    cap = runs["ncut-pytorch 3.2.0"]["capability"]
+    print(f"\n== 1. Ncut defaults, 25,600 x 768, n_eig=50 (median of {args.reps} warm runs, fresh "
+          f"process each; torch kernels {cap}; load {os.getloadavg()[0]:.1f}) ==")
+    for name, res in runs.items():
+        ratio = "" if name.startswith("ncut-pytorch") else f"  speed-up x{ref_wall / med(res):.2f}"
+        print(f"{name:22s} {fmt_t(res)}{ratio}")
+    print("\n== 2. planted parts (9 labels) on the same data: captured share / linear-probe accuracy ==")
+    vecs = {name: torch.from_numpy(np.load(tmp / f"{isa}_{i}_vecs.npy")) for i, (name, _) in enumerate(ours_paths)}
+    vecs["ncut-pytorch 3.2.0"] = torch.from_numpy(np.load(tmp / f"{isa}_ref_vecs.npy"))
+    for k in (9, 20, 50):
+        cells = "   ".join(f"{name} {c:.4f} / {p:.4f}" for name, (c, p) in
+                           ((n, part_scores(v, labels, k)) for n, v in vecs.items()))
+        print(f"top-{k:2d}: {cells}")
+
+    # 3. closeness to each method's own exact solution
+    sizes = [("10,240", data["mid"])] + ([] if args.quick else [("25,600", data["seed"])])
+    for label, (path, _) in sizes:
+        X = torch.from_numpy(np.load(path))
+        run_worker("ours", path, reps=1, threads=T, warm=False, env=env, n_eig=50, n_sample=len(X),
+                   save=str(tmp / f"{isa}_ex"))
+        ex_vecs = torch.from_numpy(np.load(tmp / f"{isa}_ex_vecs.npy"))
+        ex_vals = torch.from_numpy(np.load(tmp / f"{isa}_ex_vals.npy"))
+        approx = {}
+        for i, (name, kw) in enumerate(ours_paths):
+            run_worker("ours", path, reps=1, threads=T, warm=False, env=env, n_eig=50, save=str(tmp / f"{isa}_a{i}"), **kw)
+            approx[name] = (torch.from_numpy(np.load(tmp / f"{isa}_a{i}_vecs.npy")),
+                            torch.from_numpy(np.load(tmp / f"{isa}_a{i}_vals.npy")), ex_vecs, ex_vals)
+        rr = run_worker("ref", path, reps=1, threads=T, warm=False, env=env, n_eig=50, save=str(tmp / f"{isa}_ar"))
+        rv, rl = ref_exact(X, rr["sigma"], 50)
+        approx["ncut-pytorch 3.2.0"] = (torch.from_numpy(np.load(tmp / f"{isa}_ar_vecs.npy")),
+                                        torch.from_numpy(np.load(tmp / f"{isa}_ar_vals.npy")), rv, rl)
+        print(f"\n== 3. vs the exact solution of each method's own graph, {label} x 768 (mean principal "
+              f"cosine; max |eigenvalue error| over the top 9) ==")
+        for k in (2, 5, 9, 20, 50):
+            print(f"top-{k:2d}: " + "   ".join(f"{name} {principal_cosine(v[:, :k], e[:, :k]):.4f}"
+                                               for name, (v, _, e, _) in approx.items()))
+        print("eigenvalues top-9: " + "   ".join(f"{name} {float((lv[:9].double() - el[:9].double()).abs().max()):.4f}"
+                                                  for name, (_, lv, _, el) in approx.items()))
+        del X
+
+    # 4. the seed's exact call
+    if not args.quick:
+        ex = run_worker("ours", seed_path, reps=1, threads=T, warm=False, env=env, n_eig=50, n_sample=30000,
+                        n_neighbors=10, d_gamma=0.5, save=str(tmp / f"{isa}_seedex"))
+        X = torch.from_numpy(np.load(seed_path))
+        tv, tl, tres = tight_exact(X, ex["gamma"], 60)
+        v = torch.from_numpy(np.load(tmp / f"{isa}_seedex_vecs.npy"))
+        lv = torch.from_numpy(np.load(tmp / f"{isa}_seedex_vals.npy")).double()
+        print("\n== 4. the seed's exact call Ncut(n_eig=50, n_sample=30000, n_neighbors=10, d_gamma=0.5, "
+              "device='cpu') on 25,600 x 768 (1 cold run) ==")
+        print(f"ours exact path: {fmt_t(ex)} (features {ex['data_mb']:.0f} MB; dense 25,600^2 float32 "
+              f"would be 2,500 MB, we keep its upper half), {ex['n_iter']} Krylov cycle(s)")
+        print(f"vs the same graph solved to residual {tres:.1e}: max |eigenvalue error| "
+              f"{float((lv - tl[:50]).abs().max()):.1e}; subspace cosine top-9 "
+              f"{principal_cosine(v[:, :9], tv[:, :9]):.5f}, top-20 {principal_cosine(v[:, :20], tv[:, :20]):.5f}, "
+              f"top-50 {principal_cosine(v[:, :50], tv[:, :50]):.5f}")
+        del X
+
+    # 5. scaling
+    sizes = [25_600, 100_000] + ([] if args.quick else [400_000])
+    print(f"\n== 5. scaling at defaults, N x 768 (peak = RSS growth over the loaded features; load "
+          f"{os.getloadavg()[0]:.1f}) ==")
+    for n in sizes:
+        path = data[n]
+        reps = 3 if n <= 25_600 else (2 if n <= 100_000 else 1)
+        line = f"N={n:>7,}:"
+        r = run_worker("ref", path, reps=reps, threads=T, warm=n <= 100_000, env=env, n_eig=50)
+        for name, kw in ours_paths:
+            o = run_worker("ours", path, reps=reps, threads=T, env=env, n_eig=50, **kw)
+            line += (f" {name}: {med(o):5.2f} s, +{o['peak_mb']:5.0f} MB ({o['peak_mb'] * 2**20 / n:4.0f} B/node),"
+                     f" x{med(r) / med(o):.2f} |")
+        print(f"{line} ncut-pytorch {med(r):5.2f} s, +{r['peak_mb']:5.0f} MB   (load {os.getloadavg()[0]:.1f})", flush=True)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--quick", action="store_true", help="skip 400k and the exact seed call")
+    ap.add_argument("--quick", action="store_true", help="skip 400k, the exact seed call and closeness at 25,600")
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--isa", choices=["native", "avx2", "both"], default="both")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
     import numpy as np
@@ -157,81 +323,29 @@ def main() -> None:
 
     from ncut_widget.engine.synthetic import planted_patch_features
 
-    torch.set_num_threads(args.threads)
     ensure_reference_env()
     tmp = Path(tempfile.mkdtemp(prefix="ncut-bench-"))
-    T = args.threads
-    print(f"threads={T}  torch={torch.__version__}  cpu_count={os.cpu_count()}  "
-          f"load={os.getloadavg()[0]:.1f}", flush=True)
-
-    # 1-2. seed-shaped data at defaults
+    print(f"{time.strftime('%Y-%m-%d %H:%M')}  CPU: {cpu_description()}  threads={args.threads}  "
+          f"torch={torch.__version__} ({torch.backends.cpu.get_cpu_capability()})  load={os.getloadavg()[0]:.1f}",
+          flush=True)
+    data = {}
     X, labels = planted_patch_features(n_images=20, grids=(16, 32), dim=768, seed=0)
-    seed_path = str(tmp / "seed.npy")
-    np.save(seed_path, X.numpy())
-    ours = run_worker("ours", seed_path, reps=args.reps, threads=T, n_eig=50, save=str(tmp / "ours"))
-    ref = run_worker("ref", seed_path, reps=args.reps, threads=T, n_eig=50, save=str(tmp / "ref"))
-    print("\n== 1. speed at defaults, 25,600 x 768, n_eig=50 (median of "
-          f"{args.reps} warm runs, fresh process each method) ==")
-    print(f"ours (n_sample=2048, n_neighbors=10, cosine): {fmt_t(ours)}  peak +{ours['peak_mb']:.0f} MB")
-    print(f"ncut-pytorch 3.2.0 (defaults):             {fmt_t(ref)}  peak +{ref['peak_mb']:.0f} MB")
-    print(f"speed-up: wall x{statistics.median(ref['wall']) / statistics.median(ours['wall']):.2f}, "
-          f"cpu x{statistics.median(ref['cpu']) / statistics.median(ours['cpu']):.2f}")
-    ov = torch.from_numpy(np.load(tmp / "ours_vecs.npy"))
-    rv = torch.from_numpy(np.load(tmp / "ref_vecs.npy"))
-    print("\n== 2. planted parts (9 labels) on the same data: captured share / linear-probe accuracy ==")
-    for k in (9, 20, 50):
-        oc, op = part_scores(ov, labels, k)
-        rc, rp = part_scores(rv, labels, k)
-        print(f"top-{k:2d}: ours {oc:.4f} / {op:.4f}   ncut-pytorch {rc:.4f} / {rp:.4f}")
-
-    # 3. closeness to the exact solution of each method's own graph
-    Xm, _ = planted_patch_features(n_images=10, grids=(32,), dim=768, seed=3)
-    mid_path = str(tmp / "mid.npy")
-    np.save(mid_path, Xm.numpy())
-    run_worker("ours", mid_path, reps=1, threads=T, warm=False, n_eig=50, save=str(tmp / "mo"))
-    rr = run_worker("ref", mid_path, reps=1, threads=T, warm=False, n_eig=50, save=str(tmp / "mr"))
-    run_worker("ours", mid_path, reps=1, threads=T, warm=False, n_eig=50, n_sample=len(Xm),
-               save=str(tmp / "mx"))
-    ours_ex = torch.from_numpy(np.load(tmp / "mx_vecs.npy"))
-    ours_ex_vals = torch.from_numpy(np.load(tmp / "mx_vals.npy"))
-    ref_ex, ref_ex_vals = ref_exact(Xm, rr["sigma"], 50)
-    mo = torch.from_numpy(np.load(tmp / "mo_vecs.npy"))
-    mov = torch.from_numpy(np.load(tmp / "mo_vals.npy"))
-    mr = torch.from_numpy(np.load(tmp / "mr_vecs.npy"))
-    mrv = torch.from_numpy(np.load(tmp / "mr_vals.npy"))
-    print("\n== 3. vs the exact solution of the same graph, 10,240 x 768 (mean principal cosine; "
-          "max |eigenvalue error| over the top 9) ==")
-    for k in (2, 5, 9, 20, 50):
-        print(f"top-{k:2d}: ours {principal_cosine(mo[:, :k], ours_ex[:, :k]):.4f}   "
-              f"ncut-pytorch {principal_cosine(mr[:, :k], ref_ex[:, :k]):.4f}")
-    print(f"eigenvalues top-9: ours {float((mov[:9] - ours_ex_vals[:9]).abs().max()):.4f}   "
-          f"ncut-pytorch {float((mrv[:9] - ref_ex_vals[:9]).abs().max()):.4f}")
-
-    # 4. the seed's exact call
-    if not args.quick:
-        ex = run_worker("ours", seed_path, reps=1, threads=T, warm=False, n_eig=50, n_sample=30000,
-                        n_neighbors=10, d_gamma=0.5)
-        print("\n== 4. seed's exact call Ncut(n_eig=50, n_sample=30000, n_neighbors=10, d_gamma=0.5, "
-              "device='cpu') on 25,600 x 768 (1 cold run) ==")
-        print(f"ours exact path: {fmt_t(ex)}  peak +{ex['peak_mb']:.0f} MB over the "
-              f"{ex['data_mb']:.0f} MB of features (dense 25,600^2 float32 = 2,500 MB)")
-
-    # 5. scaling
-    sizes = [25_600, 100_000] + ([] if args.quick else [400_000])
-    print("\n== 5. scaling at defaults, N x 768 (peak = RSS growth over the loaded features) ==")
-    for n in sizes:
-        n_img = math.ceil(n / 1280)
-        Xs, _ = planted_patch_features(n_images=n_img, grids=(16, 32), dim=768, seed=1)
-        path = str(tmp / f"s{n}.npy")
-        np.save(path, Xs[:n].numpy())
+    np.save(tmp / "seed.npy", X.numpy())
+    data["seed"] = (str(tmp / "seed.npy"), labels)
+    Xm, lm = planted_patch_features(n_images=10, grids=(32,), dim=768, seed=3)
+    np.save(tmp / "mid.npy", Xm.numpy())
+    data["mid"] = (str(tmp / "mid.npy"), lm)
+    for n in [25_600, 100_000] + ([] if args.quick else [400_000]):
+        Xs, _ = planted_patch_features(n_images=math.ceil(n / 1280), grids=(16, 32), dim=768, seed=1)
+        np.save(tmp / f"s{n}.npy", Xs[:n].numpy())
+        data[n] = str(tmp / f"s{n}.npy")
         del Xs
-        reps = 3 if n <= 25_600 else (2 if n <= 100_000 else 1)
-        o = run_worker("ours", path, reps=reps, threads=T, n_eig=50)
-        r = run_worker("ref", path, reps=reps, threads=T, warm=n <= 100_000, n_eig=50)
-        print(f"N={n:>7,}: ours {fmt_t(o)} peak +{o['peak_mb']:6.0f} MB ({o['peak_mb'] * 2**20 / n:.0f} B/node) | "
-              f"ncut-pytorch {fmt_t(r)} peak +{r['peak_mb']:6.0f} MB | wall x{statistics.median(r['wall']) / statistics.median(o['wall']):.2f}",
-              flush=True)
-        os.remove(path)
+    del X, Xm
+    for isa in (["native", "avx2"] if args.isa == "both" else [args.isa]):
+        run_isa(isa, args, tmp, data)
+    for f in tmp.iterdir():
+        f.unlink()
+    tmp.rmdir()
     print(f"\n(features alone: 3,072 B/node; load avg at end {os.getloadavg()[0]:.1f})")
 
 
