@@ -25,16 +25,20 @@ _PUBLIC = {
     "MultiResFeatures": "ncut_widget.features",
     "sample_images": "ncut_widget.features",
     "NcutWidget": "ncut_widget.widget",
+    "add_images": "ncut_widget.widget.growth",
+    "MapModel": "ncut_widget.widget.growth",
     "explore": "ncut_widget.widget",
 }
 
 __all__ = [
     "Cancelled",
+    "MapModel",
     "MemoryBudgetError",
     "MultiResFeatures",
     "Ncut",
     "NcutConvergenceWarning",
     "NcutWidget",
+    "add_images",
     "explore",
     "extract_features",
     "kway_ncut",
@@ -54,6 +58,7 @@ if TYPE_CHECKING:
     from .features import MultiResFeatures, extract_features, sample_images
     from .progress import Cancelled
     from .widget import NcutWidget, explore
+    from .widget.growth import MapModel, add_images
 
 
 def __getattr__(name: str) -> Any:
