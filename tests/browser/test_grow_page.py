@@ -6,9 +6,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from ncut_widget.widget import state as wire
+
 from ._grown import grown_widget
+from ._pixels import shot
 from ._widget_dom import WidgetDom
 
 pytestmark = pytest.mark.browser
@@ -64,6 +68,19 @@ def test_the_grid_pages_and_marks_added_images(grown_page) -> None:
     assert dom.root.locator('.ncut-colname[data-image="19"] .ncut-added-badge').count() == 0
     assert dom.root.locator('.ncut-colname[data-image="20"] .ncut-added-badge').count() == 1
     assert log.page_errors == [] and log.console_errors == []
+
+
+def test_old_and_added_patches_show_their_wire_colours(grown_page) -> None:
+    """The browser decodes the fitted nodes' bytes as before the growth and the added ones with them."""
+    w, page, log, dom = grown_page
+    colors = wire.rgb_bytes(w.results.rgb)
+    for image in (3, 30):
+        expected = w.results.split(colors)[1][image]  # (h, w, 3) at the finer resolution
+        picture = shot(dom.cell(1, image)).astype(np.int16)
+        h, wd = expected.shape[:2]
+        ys = ((np.arange(h) + 0.5) / h * picture.shape[0]).astype(int)
+        xs = ((np.arange(wd) + 0.5) / wd * picture.shape[1]).astype(int)
+        assert np.abs(picture[ys][:, xs] - expected).max() <= 2, f"image {image} is not in its wire colours"
 
 
 def test_a_click_on_an_old_and_on_an_added_image_selects_its_node(grown_page) -> None:
