@@ -118,3 +118,18 @@ export function receiveChunk(model, content, buffers) {
   }
   return true;
 }
+
+/**
+ * Asks the kernel for chunks this model lacks: an append message that arrived before this
+ * widget's code loaded (a cell run right after the one that displayed it) had no listener. The
+ * kernel answers with an append message per missing chunk; without a kernel nothing happens.
+ * @param {object} model anywidget model
+ */
+export function requestMissingChunks(model) {
+  try {
+    model.send({ type: "appended_have", count: (model.get("appended") || []).length });
+  } catch (err) {
+    // No comm (the exported page, a saved notebook with its kernel gone): the state is all there is.
+    console.debug("ncut_widget: no kernel to ask for added images", err);
+  }
+}

@@ -3,7 +3,7 @@
 // displays) reads the same state and stays linked.
 import { alignedBuffer } from "./codecs.js";
 import { formatCount } from "./format.js";
-import { decodeGrown, receiveChunk } from "./grow.js";
+import { decodeGrown, receiveChunk, requestMissingChunks } from "./grow.js";
 import { combineRegion } from "./regions.js";
 import { levelOf, segmentColors, segmentMembers, toggleMembers } from "./segments.js";
 import { createSimilarity, selectionScore } from "./similarity.js";
@@ -295,6 +295,7 @@ export function createStore(model) {
     ["change:k", () => emit("style")],
   ];
   for (const [name, fn] of handlers) model.on(name, fn);
+  requestMissingChunks(model);
   tryDecode();
   return store;
 }

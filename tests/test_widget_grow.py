@@ -200,3 +200,15 @@ def test_blocks_split_in_image_order():
     assert grids[1][1].ravel().tolist() == list(range(17, 26))
     with pytest.raises(ValueError, match="one row per node"):
         split_blocks(np.arange(38), layout.blocks, shapes)
+
+
+def test_a_view_that_missed_an_append_gets_the_chunks_it_lacks(photos):
+    w = _explore(photos)
+    w.add_images([photos[0]])
+    w.add_images([photos[1]])
+    sent = _capture(w)
+    w._on_view_message(w, {"type": "appended_have", "count": 1}, [])
+    w._on_view_message(w, {"type": "something else"}, [])
+    w._on_view_message(w, {"type": "appended_have", "count": 2}, [])
+    assert [(m["content"]["type"], m["content"]["meta"]["first_image"]) for m, _ in sent] == [("append", 3)]
+    assert bytes(sent[0][1][0]) == w.appended[1]["payload"]

@@ -105,6 +105,8 @@ describe("receiveChunk and the store", () => {
     const { base, chunk } = grown();
     const model = fakeModel({ meta: base.meta, payload: base.payload, appended: [] });
     const store = createStore(model);
+    // A new store asks the kernel for chunks it may have missed before its code loaded.
+    expect(model.sent).toEqual([{ type: "appended_have", count: 0 }]);
     expect(store.data.nNodes).toBe(base.meta.n_nodes);
     model.fire("msg:custom", { type: "append", meta: chunk.meta }, [new DataView(chunk.payload.buffer)]);
     model.fire("msg:custom", { type: "append", meta: chunk.meta }, [new DataView(chunk.payload.buffer)]);

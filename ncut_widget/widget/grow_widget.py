@@ -70,3 +70,18 @@ def append_images(widget: NcutWidget, images: Any) -> None:
         widget.stage = "Done"
         widget.progress = 1.0
         widget.status = f"{grown.summary()} ({added:,} added)"
+
+
+def send_missing(widget: NcutWidget, content: Any, buffers: Any = None) -> None:
+    """Answer a view's ``{"type": "appended_have", "count": n}``: send it the chunks after its first ``n``.
+
+    An append message that reached the browser before the widget's code loaded had no listener;
+    the view asks once it has loaded (js/grow.js ``requestMissingChunks``).
+    """
+    if not isinstance(content, dict) or content.get("type") != "appended_have":
+        return
+    have = content.get("count")
+    if not isinstance(have, int) or have < 0:
+        return
+    for chunk in widget.appended[have:]:
+        widget.send({"type": "append", "meta": chunk["meta"]}, buffers=[chunk["payload"]])

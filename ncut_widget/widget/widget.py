@@ -160,6 +160,13 @@ class NcutWidget(anywidget.AnyWidget):
         self._job: Job | None = None
         self._job_error: BaseException | None = None
         self._closed = False
+        self.on_msg(self._on_view_message)
+
+    def _on_view_message(self, _widget: Any, content: Any, buffers: Any) -> None:
+        # A view that loaded after an add_images message asks for the chunks it missed.
+        from .grow_widget import send_missing
+
+        send_missing(self, content, buffers)
 
     # --- construction -------------------------------------------------------------------------
     @classmethod
