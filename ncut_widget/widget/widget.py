@@ -404,13 +404,14 @@ class NcutWidget(anywidget.AnyWidget):
         self._mailbox.apply()
         return self._map_model
 
-    def add_images(self, images: Any) -> NcutWidget:
+    def add_images(self, images: Any) -> None:
         """Place new images into this fitted map and show them, without refitting or resending.
 
         Features with the map's backbone, ``Ncut.transform`` and the coloring's propagation place
         the new nodes; existing nodes keep their ids, eigenvectors, positions and colours. Only the
         new nodes go to the browser (one message), marked as added. Blocks until done, reporting
-        progress in the widget. Needs a widget made by :func:`~ncut_widget.explore`.
+        progress in the widget. Needs a widget made by :func:`~ncut_widget.explore`. Returns
+        nothing, so a cell ending in ``w.add_images(...)`` does not show the widget a second time.
 
         Args:
             images: PIL images, paths, ``(H, W, 3)`` uint8 arrays or ``(3, H, W)`` tensors.
@@ -418,7 +419,6 @@ class NcutWidget(anywidget.AnyWidget):
         from .grow_widget import append_images
 
         append_images(self, images)
-        return self
 
     # --- what the browser shows, from Python --------------------------------------------------
     @property
