@@ -75,7 +75,8 @@ def segment_ladder(
     for level, k in enumerate(ks):
         if progress is not None:
             progress("Segments", level, len(ks))
-        lab = kway_ncut(V, k, seed=seed).argmax(dim=1).numpy()
+        # Computed where the eigenvectors are (CUDA ones stay there); the labels come back.
+        lab = kway_ncut(V, k, seed=seed).argmax(dim=1).cpu().numpy()
         labels[level] = lab
         counts = np.bincount(lab, minlength=k)
         sums = np.stack([np.bincount(lab, weights=rgb[:, c], minlength=k) for c in range(3)], axis=1)
