@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from ._gestures import focus_pick
 from ._synthetic import synthetic_widget
 from ._widget_dom import WidgetDom, node_id
 
@@ -31,18 +32,8 @@ def test_clicking_a_name_focuses_the_image_with_every_resolution_pickable(focus_
     cells = panel.locator("canvas.ncut-focus-cell")
     assert cells.count() == len(w.meta["resolutions"])
     assert {cells.nth(i).get_attribute("data-image") for i in range(cells.count())} == {"1"}
-    finest = w.meta["resolutions"][1]
-    box = panel.locator('canvas.ncut-focus-cell[data-res="1"]').bounding_box()
-    assert box["width"] / finest["w"] >= 8 and box["height"] / finest["h"] >= 8
-
-    # Every patch is exactly pickable: a click at a patch's centre selects that node.
-    for row, col in [(0, 0), (17, 30), (31, 5)]:
-        cell = panel.locator('canvas.ncut-focus-cell[data-res="1"]')
-        cell.scroll_into_view_if_needed()
-        box = cell.bounding_box()
-        page.mouse.click(box["x"] + (col + 0.5) * box["width"] / finest["w"], box["y"] + (row + 0.5) * box["height"] / finest["h"])
-        expected = node_id(w.meta, 1, 1, row, col)
-        page.wait_for_function("n => document.querySelector('.ncut').dataset.selected === String(n)", arg=expected)
+    # Patches at least 8 px, every one exactly pickable: a click at a patch's centre selects that node.
+    focus_pick(dom, 1, 1, [(0, 0), (17, 30), (31, 5)])
     assert log.page_errors == [] and log.console_errors == []
 
 
