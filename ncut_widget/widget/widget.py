@@ -52,7 +52,7 @@ class _Encoded:
 
     results: Results
     state: wire.EncodedState
-    eig_wire: np.ndarray  # (N, k) float32, the eigenvectors exactly as the browser decodes them
+    eig_codes: tuple[np.ndarray, np.ndarray]  # (N, k) int8 codes and (k,) float32 scales, as the browser holds them
     segment_ks: tuple[int, ...]  # (L,) the ladder's segment counts, ascending
     segment_labels: np.ndarray  # (L, N) uint8, the labels exactly as the browser decodes them
 
@@ -67,7 +67,7 @@ class _Encoded:
             version=next(_versions), segments=ladder,
         )
         ks, labels = wire.decode_segments(state)
-        return cls(results, state, wire.decode_eigvecs(state), ks, labels)
+        return cls(results, state, wire.decode_eig_codes(state), ks, labels)
 
 
 class _ProgressWrites:
@@ -145,7 +145,7 @@ class NcutWidget(anywidget.AnyWidget):
         super().__init__(**kwargs)
         self._mailbox = Mailbox()
         self._results: Results | None = None
-        self._eig_wire: np.ndarray | None = None
+        self._eig_codes: tuple[np.ndarray, np.ndarray] | None = None
         self._segment_ks: tuple[int, ...] = ()
         self._segment_labels: np.ndarray | None = None
         self._job: Job | None = None
@@ -213,7 +213,7 @@ class NcutWidget(anywidget.AnyWidget):
 
     def _show(self, encoded: _Encoded) -> None:
         self._results = encoded.results
-        self._eig_wire = encoded.eig_wire
+        self._eig_codes = encoded.eig_codes
         self._segment_ks = encoded.segment_ks
         self._segment_labels = encoded.segment_labels
         k = encoded.state.meta["k"]
@@ -303,7 +303,7 @@ class NcutWidget(anywidget.AnyWidget):
             mailbox.close()  # pending writes may hold whole results
         held_data = getattr(self, "_results", None) is not None or bool(self.payload)
         self._results = None
-        self._eig_wire = None
+        self._eig_codes = None
         self._segment_labels = None
         self._closed = True
         super().close()
@@ -385,8 +385,8 @@ class NcutWidget(anywidget.AnyWidget):
         """``(N,)`` float32 score of every node: the numbers the browser draws and thresholds.
 
         Cosine in the first ``n_eig_view`` eigenvectors as sent to the browser (int8) to the mean
-        direction of ``nodes`` (default: ``selected``); with negatives (default: ``negative``)
-        nodes not at least ``state.NEGATIVE_MARGIN`` nearer the positives than the negatives
+        direction of ``nodes`` (default: ``selected``), bit-identical to the browser's numbers;
+        with negatives (default: ``negative``) nodes not at least ``state.NEGATIVE_MARGIN`` nearer the positives than the negatives
         score ``state.SUPPRESSED`` (-2). See docs/wire-format.md "Similarity".
         """
         self.results  # noqa: B018 - raises a clear error before results exist
@@ -396,8 +396,14 @@ class NcutWidget(anywidget.AnyWidget):
         bad = [i for i in ids + neg if not 0 <= int(i) < n]
         if bad:
             raise ValueError(f"node ids {bad[:5]} are out of range: this widget has {n} nodes")
-        assert self._eig_wire is not None
-        return wire.similarity(self._eig_wire, ids, self.n_eig_view, neg)
+        assert self._eig_codes is not None
+        return wire.similarity(*self._eig_codes, ids, self.n_eig_view, neg)
+
+    @property
+    def _eig_wire(self) -> np.ndarray:
+        """``(N, k)`` float32: the eigenvectors exactly as the browser dequantizes them (tests, debugging)."""
+        assert self._eig_codes is not None, "no results"
+        return wire.dequantize_eigvecs(*self._eig_codes)
 
     def selected_masks(self) -> list[np.ndarray]:
         """Per resolution, a boolean ``(n_images, h, w)`` grid of the highlighted patches."""
