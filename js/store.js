@@ -11,6 +11,8 @@ const COLOR_MODES = ["rgb", "similarity", "segments"];
 // Selections up to this many nodes get a mark on each node (a box in the grid, a ring in 3D); a
 // whole segment of marks would bury its colours, so larger selections show by their highlight.
 const MARK_LIMIT = 64;
+// Trait lists longer than this reach the kernel after the frame that draws them (see setTrait).
+const DEFERRED_SAVE_LENGTH = 10000;
 
 /**
  * Creates the store for an anywidget model.
@@ -193,7 +195,11 @@ export function createStore(model) {
      */
     setTrait(name, value) {
       model.set(name, value);
-      if (store.kernelReachable) model.save_changes();
+      if (!store.kernelReachable) return;
+      // A large list (a whole segment at a million nodes) takes tens of ms to serialize: send it
+      // after the frame that draws its highlight, not before.
+      if (Array.isArray(value) && value.length > DEFERRED_SAVE_LENGTH) saveAfterFrame();
+      else model.save_changes();
     },
 
     setBlend(on) {
@@ -206,6 +212,19 @@ export function createStore(model) {
       listeners.clear();
     },
   };
+
+  let savePending = false;
+  function saveAfterFrame() {
+    if (savePending) return;
+    savePending = true;
+    const later = globalThis.requestAnimationFrame || ((fn) => setTimeout(fn, 0));
+    later(() =>
+      setTimeout(() => {
+        savePending = false;
+        if (store.kernelReachable) model.save_changes();
+      }, 0),
+    );
+  }
 
   function emit(name) {
     for (const fn of [...(listeners.get(name) || [])]) fn(store);
@@ -251,14 +270,22 @@ export function createStore(model) {
   }
 
   function validIds(name) {
-    const raw = (model.get(name) || []).map(Number);
+    const raw = model.get(name) || [];
     const n = store.data ? store.data.nNodes : 0;
+    // Repeats dropped (first kept) with a byte per node, not a Set: a whole segment at a million
+    // nodes is hundreds of thousands of ids, checked on every click.
+    const seen = new Uint8Array(n);
     const valid = [];
-    for (const id of raw) {
-      if (Number.isInteger(id) && id >= 0 && id < n) valid.push(id);
-      else if (store.data) console.warn(`ncut_widget: ignoring ${name} node ${id} (there are ${formatCount(n)} nodes)`);
+    for (const value of raw) {
+      const id = Number(value);
+      if (Number.isInteger(id) && id >= 0 && id < n) {
+        if (!seen[id]) {
+          seen[id] = 1;
+          valid.push(id);
+        }
+      } else if (store.data) console.warn(`ncut_widget: ignoring ${name} node ${id} (there are ${formatCount(n)} nodes)`);
     }
-    return [...new Set(valid)];
+    return valid;
   }
 
   function updateSimilarity() {

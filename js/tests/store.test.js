@@ -209,3 +209,18 @@ describe("createStore: negatives", () => {
     expect(store.negative).toEqual([5]);
   });
 });
+
+describe("createStore: saving large selections", () => {
+  it("sends a list over 10,000 ids after the frame that draws it, once, and small ones at once", async () => {
+    const { model, store } = loaded();
+    const big = Array.from({ length: 10001 }, (_, i) => i % store.data.nNodes);
+    store.setTrait("selected", big);
+    expect(model.get("selected")).toBe(big); // the views already have it
+    expect(model.saves).toBe(0);
+    store.setTrait("negative", big); // coalesced with the pending save
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(model.saves).toBe(1);
+    store.pick(3);
+    expect(model.saves).toBe(2);
+  });
+});
