@@ -224,3 +224,14 @@ describe("createStore: saving large selections", () => {
     expect(model.saves).toBe(2);
   });
 });
+
+describe("createStore: ids from the kernel", () => {
+  it("keeps each valid id once, first occurrence first, and skips out-of-range ones with a warning", () => {
+    const { model, store } = loaded();
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    model.set("selected", [5, 3, 5, -1, store.data.nNodes, 2.5, 3]);
+    expect(store.selected).toEqual([5, 3]);
+    expect(warn).toHaveBeenCalledTimes(3);
+    warn.mockRestore();
+  });
+});
