@@ -194,6 +194,8 @@ export function createStore(model) {
      * it only while it can (after a restart, the old output keeps working in the browser alone).
      */
     setTrait(name, value) {
+      // Lists the store builds (clicks, segments, regions) hold valid, distinct ids already.
+      if (Array.isArray(value)) checked.set(name, value);
       model.set(name, value);
       if (!store.kernelReachable) return;
       // A large list (a whole segment at a million nodes) takes tens of ms to serialize: send it
@@ -213,6 +215,7 @@ export function createStore(model) {
     },
   };
 
+  const checked = new Map(); // trait name -> the last list setTrait wrote (known valid)
   let savePending = false;
   function saveAfterFrame() {
     if (savePending) return;
@@ -257,6 +260,7 @@ export function createStore(model) {
       store.decodeError = String(err.message || err);
     }
     segColors = { level: -1, colors: null };
+    checked.clear(); // checked against the old data
     engine = store.data ? createSimilarity(store.data.eigvecs, store.data.eigScale, store.data.k) : null;
     simBuffer = store.data ? new Float32Array(store.data.nNodes) : null;
     negBuffer = store.data ? new Float32Array(store.data.nNodes) : null;
@@ -271,6 +275,7 @@ export function createStore(model) {
 
   function validIds(name) {
     const raw = model.get(name) || [];
+    if (raw === checked.get(name)) return raw;
     const n = store.data ? store.data.nNodes : 0;
     // Repeats dropped (first kept) with a byte per node, not a Set: a whole segment at a million
     // nodes is hundreds of thousands of ids, checked on every click.
