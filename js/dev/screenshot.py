@@ -1,7 +1,8 @@
 """Screenshots a fixture page in headless Chromium (SwiftShader WebGL), for looking at the widget.
 
-Usage: .venv/bin/python js/dev/screenshot.py PAGE.html OUT.png [--click-grid] [--loading]
-(--loading: the page has no payload, so do not wait for decoded cells)
+Usage: .venv/bin/python js/dev/screenshot.py PAGE.html OUT.png [--click-grid] [--loading] [--height=PX]
+(--loading: the page has no payload, so do not wait for decoded cells; --height: viewport height,
+default 640)
 """
 
 import sys
@@ -18,7 +19,8 @@ def main() -> None:
     page_path, out = Path(sys.argv[1]).resolve(), sys.argv[2]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 640})
+        height = next((int(a.split("=", 1)[1]) for a in sys.argv if a.startswith("--height=")), 640)
+        page = browser.new_page(viewport={"width": 1280, "height": height})
         logs = []
         page.on("console", lambda m: logs.append(f"{m.type}: {m.text}"))
         page.on("pageerror", lambda e: logs.append(f"pageerror: {e}"))
