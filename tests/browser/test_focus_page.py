@@ -62,3 +62,25 @@ def test_arrows_move_the_focused_patch_enter_selects_escape_returns(focus_page) 
     assert dom.selected() == [expected]  # Escape left the focus view, not the selection
     assert dom.cell(1, 1).is_visible()
     assert log.page_errors == [] and log.console_errors == []
+
+
+def test_the_keyboard_alone_opens_an_image_and_selects_a_patch(focus_page) -> None:
+    w, page, log, dom = focus_page
+    panel = dom.root.locator(".ncut-focus")
+    if panel.is_visible():
+        panel.focus()
+        page.keyboard.press("Escape")
+        panel.wait_for(state="hidden")
+    name = dom.root.locator('.ncut-colname[data-image="2"]')
+    name.focus()  # image names are in the tab order
+    page.keyboard.press("Enter")
+    panel.wait_for(state="visible")
+    assert {c.get_attribute("data-image") for c in panel.locator("canvas.ncut-focus-cell").all()} == {"2"}
+    panel.focus()
+    res, row, col = (int(v) for v in panel.get_attribute("data-cursor").split(","))
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Enter")
+    r = w.meta["resolutions"][res]
+    expected = node_id(w.meta, res, 2, row, min(col + 1, r["w"] - 1))
+    page.wait_for_function("n => document.querySelector('.ncut').dataset.selected === String(n)", arg=expected)
+    assert log.page_errors == [] and log.console_errors == []
