@@ -74,3 +74,40 @@ def test_seed_call_on_seed_shaped_nodes(device):
     for (X_3d, rgb), again in zip([first], [second], strict=True):
         _check_contract(X_3d, rgb, vecs.shape[0])
         assert torch.equal(X_3d, again[0]) and torch.equal(rgb, again[1])
+
+
+def _dense_q(Y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pairwise ``y_i - y_j`` ``(m, m, 3)`` and Student-t ``q_ij = 1 / (1 + |y_i - y_j|^2)``, float64."""
+    diff = Y[:, None, :] - Y[None, :, :]
+    return diff, 1.0 / (1.0 + diff.pow(2).sum(dim=2))
+
+
+def test_attraction_and_repulsion_are_the_dense_gradients(device):
+    # The sparse forms (CSR product over the symmetric kNN edges; repulsion by one augmented
+    # product) against the t-SNE gradient terms written densely in float64.
+    from ncut_widget.color.knn_graph import cosine_knn, perplexity_affinities
+    from ncut_widget.color.tsne import _attraction, _repulsion, _symmetric_edges
+
+    gen = torch.Generator().manual_seed(0)
+    m, k = 200, 12
+    Xn = torch.nn.functional.normalize(torch.randn(m, 8, generator=gen), dim=1).to(device)
+    nbr, sim = cosine_knn(Xn, k)
+    p = perplexity_affinities((2 - 2 * sim).clamp_min(0), 4.0)
+    edges = _symmetric_edges(nbr, p)
+    Y = (torch.randn(m, 3, generator=gen) * 3).to(device)
+
+    P = torch.zeros(m, m, dtype=torch.float64)
+    P.index_put_((torch.arange(m).repeat_interleave(k), nbr.cpu().reshape(-1)), p.cpu().double().reshape(-1), accumulate=True)
+    P = P + P.T
+    diff, q = _dense_q(Y.cpu().double())
+    want = ((P * q).unsqueeze(2) * diff).sum(dim=1)
+    got = _attraction(Y, edges)
+    assert got.device == Y.device and got.dtype == torch.float32
+    torch.testing.assert_close(got.cpu().double(), want, rtol=1e-4, atol=1e-6 * float(want.abs().max()))
+
+    # m <= 256 negatives: the repulsion is exact, sum_j q_ij^2 (y_i - y_j) / sum_{i != j} q_ij.
+    q_off = q - torch.eye(m, dtype=torch.float64)
+    want_rep = (q_off.pow(2).unsqueeze(2) * diff).sum(dim=1) / q_off.sum()
+    got_rep = _repulsion(Y, torch.Generator().manual_seed(1), exact=True)
+    assert got_rep.device == Y.device
+    torch.testing.assert_close(got_rep.cpu().double(), want_rep, rtol=1e-3, atol=1e-5 * float(want_rep.abs().max()))
