@@ -11,44 +11,14 @@ import pytest
 from ncut_widget import NcutWidget, compare, sample_images
 from ncut_widget.widget.export import save_page
 
+from ._overlap import overlapping, wait_selected
 from ._pixels import changed_fraction
 from ._synthetic import synthetic_widget
-from ._widget_dom import WidgetDom, node_id
+from ._widget_dom import WidgetDom
 
 pytestmark = pytest.mark.browser
 
 MIN_CHANGE = 0.02  # share of a cell's pixels that must change for "the picture changed"
-
-
-def _brute(i: int, n: int, m: int) -> list[int]:
-    """Cells of m whose pixels meet cell i of n, on an axis of n * m pixels (whole pixels per cell)."""
-    step_n, step_m = m, n
-    mine = set(range(i * step_n, (i + 1) * step_n))
-    return [j for j in range(m) if mine & set(range(j * step_m, (j + 1) * step_m))]
-
-
-def _overlapping(src_meta: dict, node: int, dst_meta: dict) -> list[int]:
-    """Brute force: the target patches, at every resolution, whose pixel boxes meet ``node``'s."""
-    for r in range(len(src_meta["resolutions"]) - 1, -1, -1):
-        src = src_meta["resolutions"][r]
-        if node >= src["offset"]:
-            break
-    image, within = divmod(node - src["offset"], src["h"] * src["w"])
-    row, col = divmod(within, src["w"])
-    return sorted(
-        node_id(dst_meta, d, image, y, x)
-        for d, dst in enumerate(dst_meta["resolutions"])
-        for y in _brute(row, src["h"], dst["h"])
-        for x in _brute(col, src["w"], dst["w"])
-    )
-
-
-def _wait_selected(dom: WidgetDom, expected: list[int], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while sorted(dom.selected()) != expected:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"selected {sorted(dom.selected())[:20]}, expected {expected[:20]}")
-        time.sleep(0.1)
 
 
 def _wait_changed(dom: WidgetDom, cells: list, before: list, timeout: float = 30.0) -> float:
@@ -78,18 +48,18 @@ def test_a_click_in_one_layer_panel_selects_and_highlights_the_region_in_the_oth
     before_a, before_b = dom_a.shots(watched_a), dom_b.shots(watched_b)
 
     node = dom_a.click_patch(0, 0, 1, 2)
-    _wait_selected(dom_a, [node])
-    expected = _overlapping(a.meta, node, b.meta)
+    wait_selected(dom_a, [node])
+    expected = overlapping(a.meta, node, b.meta)
     assert len(expected) == 1 + 4  # the same 14 px patch at 56 px, its 2x2 patches at 112 px
-    _wait_selected(dom_b, expected)
+    wait_selected(dom_b, expected)
     # Each panel highlights its own similar regions in the other image (heat or dimming).
     assert _wait_changed(dom_a, watched_a, before_a) > MIN_CHANGE
     assert _wait_changed(dom_b, watched_b, before_b) > MIN_CHANGE
     assert "selected" in dom_b.summary()
     # Back from B: A gets B's region, and B keeps exactly its click (no mapping back and forth).
     node_b = dom_b.click_patch(1, 1, 4, 5)
-    _wait_selected(dom_a, _overlapping(b.meta, node_b, a.meta))
-    _wait_selected(dom_b, [node_b])
+    wait_selected(dom_a, overlapping(b.meta, node_b, a.meta))
+    wait_selected(dom_b, [node_b])
     assert log.page_errors == [] and log.console_errors == []
 
 
@@ -107,8 +77,8 @@ def test_widgets_with_14_and_16_px_patch_grids_link_by_exact_pixel_overlap(open_
         (dom_b, dom_a, 0, 0, 6, 3),  # back: one 14x14 patch -> 16x16 and 32x32 patches
     ]:
         node = src.click_patch(res, image, row, col)
-        _wait_selected(src, [node])
-        expected = _overlapping(src.meta, node, dst.meta)
+        wait_selected(src, [node])
+        expected = overlapping(src.meta, node, dst.meta)
         assert len(expected) > 1
-        _wait_selected(dst, expected)
+        wait_selected(dst, expected)
     assert log.page_errors == [] and log.console_errors == []
