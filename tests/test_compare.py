@@ -108,6 +108,17 @@ def test_cancel_stops_the_job_and_marks_the_panels_not_computed(photos) -> None:
     assert "Cancelled" in stages and all(s in ("Cancelled", "Done") for s in stages)
 
 
+def test_closing_one_panel_skips_it_and_the_others_go_on(photos) -> None:
+    cmp = compare(photos, layer=[3, 9], background=True, **TINY)
+    first, second = cmp.panels.values()
+    first.close()
+    second.wait(timeout=300)  # returns once its own panel is shown
+    assert second.stage == "Done" and second.meta["n_nodes"] == 2 * (4 + 16)
+    cmp.wait(timeout=300)  # the closed panel is not waited for
+    with pytest.raises(RuntimeError, match="closed"):
+        first.results  # noqa: B018
+
+
 def test_the_exported_page_holds_every_panel(by_layer, tmp_path) -> None:
     import json
     import re

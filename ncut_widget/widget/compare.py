@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import ipywidgets
 import numpy as np
 
+from ..progress import Cancelled
 from . import cells, links
 from .jobs import Job
 from .pipeline import _check, _Plan, fit_results
@@ -85,50 +87,101 @@ def _plan_groups(
     return groups, names
 
 
-def _run_groups(
-    groups: list[_Group], report: Report, route: Callable[[list[NcutWidget]], None],
-    shown: Callable[[NcutWidget], None],
-) -> None:
-    """The comparison's one job: per backbone one feature pass, then each panel in turn (shown as done)."""
-    from ..features import MultiResFeatures, extract_features
-
-    for group in groups:
-        plan = group.plan
-        route(group.panels)
-        features = extract_features(
-            plan.images, resolutions=plan.resolutions, layer=plan.layer, backbone=plan.backbone,
-            device=plan.device, progress=report,
-        )
-        n = len(group.panels)
-        width = features.channels // n  # the backbone concatenates the layers' equal widths
-        for k, panel in enumerate(group.panels):
-            route([panel])
-            part = features if n == 1 else MultiResFeatures(
-                [g[..., k * width:(k + 1) * width] for g in features.grids], features.images,
-                resolutions=features.resolutions, image_names=features.image_names,
-            )
-            encoded = _Encoded.of(fit_results(plan, part, report), report)
-            del part
-            report("Sending to the browser", 0, 1)
-            panel._mailbox.post(lambda p=panel, e=encoded: p._show(e))
-            shown(panel)
-            del encoded
-        del features
+class _PanelCancelled(Cancelled):
+    """Raised by the job's progress inside a panel that was cancelled alone (its widget closed)."""
 
 
-class _Router:
-    """The job's ``progress(stage, done, total)``: goes to the panels being computed now."""
+class _Run:
+    """The comparison's one job: per backbone one feature pass, then each panel in turn, each shown
+    as soon as it is done. Progress goes to the panels being computed; a panel closed on its own
+    is skipped (the others go on); the whole job stops when every panel left is skipped."""
 
-    def __init__(self, panels: Sequence[NcutWidget]) -> None:
+    def __init__(self, groups: list[_Group], panels: Sequence[NcutWidget]) -> None:
+        self.groups = groups
+        self.panels = list(panels)
         self._writes = {id(p): _ProgressWrites(p) for p in panels}
         self._current: list[NcutWidget] = []
+        self.finished: set[int] = set()  # panels whose results or failure are posted
+        self.skipped: set[int] = set()
+        self.job = Job(self.work, self.report, lambda _: None, self.failed)
 
-    def route(self, panels: list[NcutWidget]) -> None:
-        self._current = panels
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
+    def report(self, stage: str, done: int, total: int) -> None:
+        if len(self._current) == 1 and id(self._current[0]) in self.skipped:
+            raise _PanelCancelled("the panel was closed")
         for panel in self._current:
             self._writes[id(panel)](stage, done, total)
+
+    def skip(self, panel: NcutWidget) -> None:
+        """Cancel one panel: skipped when its turn comes, stopped at its next report if running."""
+        self.skipped.add(id(panel))
+        if all(id(p) in self.skipped | self.finished for p in self.panels):
+            self.job.cancel()
+
+    def _finish(self, panel: NcutWidget, write: Callable[[], None]) -> None:
+        panel._mailbox.post(write)
+        self.finished.add(id(panel))
+
+    def work(self, report: Report) -> None:
+        from ..features import MultiResFeatures, extract_features
+
+        for group in self.groups:
+            plan = group.plan
+            self._current = [p for p in group.panels if id(p) not in self.skipped]
+            if not self._current:
+                continue
+            features = extract_features(
+                plan.images, resolutions=plan.resolutions, layer=plan.layer, backbone=plan.backbone,
+                device=plan.device, progress=report,
+            )
+            n = len(group.panels)
+            width = features.channels // n  # the backbone concatenates the layers' equal widths
+            for k, panel in enumerate(group.panels):
+                self._current = [panel]
+                if id(panel) in self.skipped:
+                    self._finish(panel, lambda p=panel: p._post_failure(Cancelled("the panel was closed")))
+                    continue
+                part = features if n == 1 else MultiResFeatures(
+                    [g[..., k * width:(k + 1) * width] for g in features.grids], features.images,
+                    resolutions=features.resolutions, image_names=features.image_names,
+                )
+                try:
+                    encoded = _Encoded.of(fit_results(plan, part, report), report)
+                    report("Sending to the browser", 0, 1)
+                except _PanelCancelled as err:
+                    self._finish(panel, lambda p=panel, e=err: p._post_failure(e))
+                    continue
+                finally:
+                    del part
+                self._finish(panel, lambda p=panel, e=encoded: p._show(e))
+                del encoded
+            del features
+
+    def failed(self, err: BaseException) -> None:
+        # Panels already shown keep their results; the rest show the error (or "Cancelled").
+        for panel in self.panels:
+            if id(panel) not in self.finished:
+                panel._post_failure(err)
+
+
+class _PanelJob:
+    """What a panel's ``wait``/``cancel``/``close`` see of the shared job: alive until this panel's
+    results (or failure) are posted; cancelling it skips this panel only."""
+
+    def __init__(self, run: _Run, panel: NcutWidget) -> None:
+        self._run = run
+        self._id = id(panel)
+        self._panel = weakref.ref(panel)
+
+    def is_alive(self) -> bool:
+        return self._run.job.is_alive() and self._id not in self._run.finished
+
+    def join(self, timeout: float | None = None) -> None:
+        self._run.job.join(timeout)
+
+    def cancel(self) -> None:
+        panel = self._panel()
+        if panel is not None:
+            self._run.skip(panel)
 
 
 class Comparison(ipywidgets.GridBox):
@@ -136,6 +189,8 @@ class Comparison(ipywidgets.GridBox):
 
     A click (or a box, a lasso) on a patch in any panel selects the same image region in every
     panel; each panel highlights its own similar regions. ``panels`` maps each name to its widget.
+    The panels share one job: a panel's ``wait()`` returns once that panel is shown, closing a
+    panel skips only it, :meth:`cancel` stops them all.
     """
 
     def __init__(self, panels: Mapping[str, NcutWidget], columns: int, job: Job | None = None) -> None:
@@ -171,7 +226,8 @@ class Comparison(ipywidgets.GridBox):
             self._apply()
         self._apply()
         for w in self._panels.values():
-            w.wait()  # raises the job's error on the panels it did not finish
+            if not w._closed:  # a panel closed on its own was skipped, the others went on
+                w.wait()  # raises the job's error on the panels it did not finish
         return self
 
     def _apply(self) -> None:
@@ -248,26 +304,14 @@ def compare(
     for w in panels.values():
         cells.remember(w)
 
-    router = _Router(list(panels.values()))
-    shown: set[int] = set()
-
-    def work(report: Report) -> None:
-        _run_groups(groups, report, router.route, lambda panel: shown.add(id(panel)))
-
-    def failed(err: BaseException) -> None:
-        # Panels already shown keep their results; the rest show the error (or "Cancelled").
-        for w in panels.values():
-            if id(w) not in shown:
-                w._post_failure(err)
-
-    job = Job(work, router, lambda _: None, failed)
+    run = _Run(groups, list(panels.values()))
     for w in panels.values():
-        w._job = job
-    comparison = Comparison(panels, int(columns), job)
+        w._job = _PanelJob(run, w)  # type: ignore[assignment]
+    comparison = Comparison(panels, int(columns), run.job)
     cells.remember(comparison)  # type: ignore[arg-type]
     if background:
-        job.start()
+        run.job.start()
     else:
-        job.run()
+        run.job.run()
         comparison.wait()
     return comparison
