@@ -108,6 +108,35 @@ def test_cancel_stops_the_job_and_marks_the_panels_not_computed(photos) -> None:
     assert "Cancelled" in stages and all(s in ("Cancelled", "Done") for s in stages)
 
 
+def test_each_panel_shows_its_own_progress_in_turn(photos, monkeypatch) -> None:
+    import importlib
+
+    import traitlets
+
+    compare_module = importlib.import_module("ncut_widget.widget.compare")
+    stages: dict[str, list[str]] = {}
+    order: list[tuple[str, str]] = []
+
+    class Recording(NcutWidget):
+        """Records every stage as it is written (in the foreground, the job's writes apply at once)."""
+
+        @traitlets.observe("stage")
+        def _record(self, change: dict) -> None:
+            stages.setdefault(self.title, []).append(change["new"].split(":")[0])
+            order.append((self.title, change["new"].split(":")[0]))
+
+    monkeypatch.setattr(compare_module, "NcutWidget", Recording)
+    compare(photos, layer=[3, 9], background=False, **TINY)
+    first, second = (list(dict.fromkeys(s[1:])) for s in stages.values())  # after "Waiting"; distinct
+    # Both show the shared features pass; the second then waits while the first is computed.
+    assert first[0] == second[0] == "features" and first[-1] == second[-1] == "Done"
+    assert "Waiting" not in first and second[1] == "Waiting"
+    assert "Normalized cut" in first and "Normalized cut" in second
+    # One after another: the first panel is shown before the second starts its cut.
+    assert order.index(("layer 3", "Done")) < order.index(("layer 9", "Normalized cut"))
+    assert list(stages) == ["layer 3", "layer 9"]
+
+
 def test_closing_one_panel_skips_it_and_the_others_go_on(photos) -> None:
     cmp = compare(photos, layer=[3, 9], background=True, **TINY)
     first, second = cmp.panels.values()

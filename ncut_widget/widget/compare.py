@@ -117,6 +117,17 @@ class _Run:
         if all(id(p) in self.skipped | self.finished for p in self.panels):
             self.job.cancel()
 
+    def _wait_turn(self, panel: NcutWidget) -> None:
+        """Its features are ready; the bar says so until the panels before it are done."""
+
+        def write() -> None:
+            with panel.hold_sync():
+                panel.stage = "Waiting"
+                panel.progress = 0.0
+                panel.status = "Features ready: waiting for the panels before this one"
+
+        panel._mailbox.post(write, key="progress")
+
     def _finish(self, panel: NcutWidget, write: Callable[[], None]) -> None:
         panel._mailbox.post(write)
         self.finished.add(id(panel))
@@ -135,6 +146,8 @@ class _Run:
             )
             n = len(group.panels)
             width = features.channels // n  # the backbone concatenates the layers' equal widths
+            for panel in self._current[1:]:
+                self._wait_turn(panel)
             for k, panel in enumerate(group.panels):
                 self._current = [panel]
                 if id(panel) in self.skipped:
