@@ -30,7 +30,7 @@ class _Group:
     panels: list[NcutWidget] = field(default_factory=list)
 
 
-def _layer_list(layer: Any) -> tuple[list[int] | None, bool]:
+def _layer_list(layer: Any) -> tuple[list[int], bool]:
     """``(layers, several)``: the layers asked for, and whether a list was given (one panel each)."""
     if isinstance(layer, (list, tuple)):
         items = list(layer)
@@ -70,8 +70,8 @@ def _plan_groups(
     for name, net in entries:
         plan = _check(images, resolutions, layers if several else layers[0], net, n_eig, color, device,
                       seed, ncut_kwargs)
-        n_layers = None if isinstance(plan.backbone, str) else plan.backbone.n_layers
-        if n_layers is None and not isinstance(plan.backbone, str):
+        # A hub name stays a str until the job loads it (a download): its layers are checked there.
+        if not isinstance(plan.backbone, str) and plan.backbone.n_layers is None:
             if several:
                 raise ValueError(
                     f"backbone {name or plan.backbone!r} has one output (no numbered layers): "
@@ -133,6 +133,13 @@ class _Run:
         self.finished.add(id(panel))
 
     def work(self, report: Report) -> None:
+        try:
+            self._work(report)
+        finally:
+            # The panels keep this run (their job handles): drop the plans' images and models.
+            self.groups = []
+
+    def _work(self, report: Report) -> None:
         from ..features import MultiResFeatures, extract_features
 
         for group in self.groups:
