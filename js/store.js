@@ -22,6 +22,9 @@ const DEFERRED_SAVE_LENGTH = 10000;
  * - "data": the decoded payload changed (`store.data`, or null with `store.decodeError`)
  * - "similarity": selection, negatives or n_eig_view changed (`store.selected`, `store.negative`, `store.sim`)
  * - "style": threshold, color_mode, k or blend changed (`store.baseColors` may be new)
+ * - "gesture": the user changed the selection or negatives here (pick, pickNegative, selectRegion,
+ *   clear), after the traits are set; js/links.js forwards it to linked models (trait changes from
+ *   elsewhere never announce, so links do not ping-pong)
  * @param {object} model anywidget model (get, set, on, off, save_changes, send)
  */
 export function createStore(model) {
@@ -126,6 +129,7 @@ export function createStore(model) {
       // A fresh selection starts a fresh query: earlier negatives were against another target.
       if (!additive && store.negative.length) model.set("negative", []);
       store.setTrait("selected", next);
+      emit("gesture");
     },
 
     /**
@@ -143,6 +147,7 @@ export function createStore(model) {
         model.set("selected", store.selected.filter((s) => !drop.has(s)));
       }
       store.setTrait("negative", next);
+      emit("gesture");
     },
 
     /**
@@ -165,6 +170,7 @@ export function createStore(model) {
       const next = combineRegion(store.selected, nodes, e);
       store.anchor = next.length ? next[0] : -1;
       store.setTrait("selected", next);
+      emit("gesture");
     },
 
     /**
@@ -186,7 +192,10 @@ export function createStore(model) {
       const hadNegative = store.negative.length || (model.get("negative") || []).length;
       if (hadNegative) model.set("negative", []);
       // One save for both: setTrait saves every trait changed since the last save.
-      if (hadSelected || hadNegative) store.setTrait("selected", []);
+      if (hadSelected || hadNegative) {
+        store.setTrait("selected", []);
+        emit("gesture");
+      }
     },
 
     /**

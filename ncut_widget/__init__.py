@@ -26,6 +26,7 @@ _PUBLIC = {
     "sample_images": "ncut_widget.features",
     "NcutWidget": "ncut_widget.widget",
     "explore": "ncut_widget.widget",
+    "compare": "ncut_widget.widget",
 }
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "Ncut",
     "NcutConvergenceWarning",
     "NcutWidget",
+    "compare",
     "explore",
     "extract_features",
     "kway_ncut",
@@ -53,7 +55,7 @@ if TYPE_CHECKING:
     from .engine.ncut import Ncut
     from .features import MultiResFeatures, extract_features, sample_images
     from .progress import Cancelled
-    from .widget import NcutWidget, explore
+    from .widget import NcutWidget, compare, explore
 
 
 def __getattr__(name: str) -> Any:

@@ -14,7 +14,7 @@ import numpy as np
 import traitlets
 
 from ..progress import Cancelled
-from . import cells
+from . import cells, links
 from . import state as wire
 from .jobs import Job, Mailbox, release_freed_memory
 from .results import Results, build_results
@@ -139,6 +139,10 @@ class NcutWidget(anywidget.AnyWidget):
     progress = traitlets.Float(0.0).tag(sync=True)
     status = traitlets.Unicode("").tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
+    # A short name the header shows ("layer 9", a model's name); empty shows none.
+    title = traitlets.Unicode("").tag(sync=True)
+    # Widgets with the same non-empty group select by pixel region together (NcutWidget.link).
+    link_group = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, **kwargs: Any) -> None:
         _bundle("widget.js")
@@ -314,6 +318,26 @@ class NcutWidget(anywidget.AnyWidget):
             self.meta = {}
         if held_data:
             release_freed_memory()
+
+    # --- linking by pixel region -------------------------------------------------------------
+    @staticmethod
+    def link(a: NcutWidget, b: NcutWidget, *more: NcutWidget) -> None:
+        """Link widgets on the same images: a selection in one (a click, a box, a lasso, or
+        ``w.selected = [...]`` from Python) selects, in every other, the patches that overlap
+        the same pixels, at each of its resolutions, whatever its patch size or grid.
+
+        Every widget must have results showing the same number of images with the same sizes
+        (``ValueError`` otherwise). Widgets already linked elsewhere bring their group along.
+        """
+        links.link([a, b, *more])
+
+    @traitlets.observe("link_group")
+    def _on_link_group(self, change: dict) -> None:
+        links.regroup(self, change["old"], change["new"])
+
+    @traitlets.observe("selected", "negative")
+    def _on_selection(self, change: dict) -> None:
+        links.propagate(self, change["name"], change["new"])
 
     # --- validation ---------------------------------------------------------------------------
     @traitlets.validate("selected", "negative")
