@@ -84,7 +84,8 @@ def worker(args: argparse.Namespace) -> None:
         from ncut_widget import Ncut
 
         def fit():
-            model = Ncut(device="cpu", **kwargs)
+            # Each stage ends at its last progress report (the next one starts there).
+            model = Ncut(device="cpu", progress=lambda stage, done, total: ends.__setitem__(stage, time.perf_counter()), **kwargs)
             vecs, vals = model.fit_transform(X)
             return vecs, vals, model
 
@@ -97,17 +98,24 @@ def worker(args: argparse.Namespace) -> None:
             return vecs, model.eigval, model
 
     base = _rss_mb()
-    walls, cpus = [], []
+    walls, cpus, stages = [], [], {}
+    ends: dict = {}
     for rep in range(args.reps + (1 if args.warm else 0)):
+        ends.clear()
         t0, c0 = time.perf_counter(), time.process_time()
         out = fit()
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         if rep > 0 or not args.warm:
             walls.append(wall)
             cpus.append(cpu)
+            prev = t0
+            for stage, end in ends.items():  # dicts keep the stages' order of first report
+                stages.setdefault(stage, []).append(end - prev)
+                prev = end
     peak = _peak_mb()
     res = {"wall": walls, "cpu": cpus, "peak_mb": peak - base, "data_mb": X.numel() * 4 / 2**20,
-           "capability": torch.backends.cpu.get_cpu_capability()}
+           "capability": torch.backends.cpu.get_cpu_capability(),
+           "stages": {k: statistics.median(v) for k, v in stages.items()}}
     model = out[2]
     if args.method == "ref":
         res["sigma"] = float(model.sigma)
@@ -223,6 +231,8 @@ def run_isa(isa: str, args: argparse.Namespace, tmp: Path, data: dict) -> None:
     ours_paths = [("ours float32 scan", {"scan_precision": "float32"})]
     if isa == "native":
         ours_paths.append(("ours auto scan", {}))
+    # denoise=0.7: the planted parts captured like a nearest-anchors mean (engine/nystrom.py)
+    ours_paths += [(f"{name}, denoise 0.7", dict(kw, denoise=0.7)) for name, kw in ours_paths]
     print(f"\n################ ISA: {isa} "
           f"({'AVX2 emulated for both libraries: ' + ' '.join(f'{k}={v}' for k, v in AVX2_ENV.items()) if env else 'as the machine is'})"
           f"  load {os.getloadavg()[0]:.1f}", flush=True)
@@ -241,7 +251,11 @@ def run_isa(isa: str, args: argparse.Namespace, tmp: Path, data: dict) -> None:
           f"process each; torch kernels {cap}; load {os.getloadavg()[0]:.1f}) ==")
     for name, res in runs.items():
         ratio = "" if name.startswith("ncut-pytorch") else f"  speed-up x{ref_wall / med(res):.2f}"
-        print(f"{name:22s} {fmt_t(res)}{ratio}")
+        print(f"{name:34s} {fmt_t(res)}{ratio}")
+    print("stages (median wall s; 'sample anchors' = FPS + gamma + the scan's principal subspace):")
+    for name, res in runs.items():
+        if not name.startswith("ncut-pytorch"):
+            print(f"  {name:32s} " + "  ".join(f"{k} {v:.3f}" for k, v in res["stages"].items()))
     print("\n== 2. planted parts (9 labels) on the same data: captured share / linear-probe accuracy ==")
     vecs = {name: torch.from_numpy(np.load(tmp / f"{isa}_{i}_vecs.npy")) for i, (name, _) in enumerate(ours_paths)}
     vecs["ncut-pytorch 3.2.0"] = torch.from_numpy(np.load(tmp / f"{isa}_ref_vecs.npy"))

@@ -12,6 +12,8 @@ const COLOR_MODES = ["rgb", "similarity", "segments"];
 // Selections up to this many nodes get a mark on each node (a box in the grid, a ring in 3D); a
 // whole segment of marks would bury its colours, so larger selections show by their highlight.
 const MARK_LIMIT = 64;
+// Trait lists longer than this reach the kernel after the frame that draws them (see setTrait).
+const DEFERRED_SAVE_LENGTH = 10000;
 
 /**
  * Creates the store for an anywidget model.
@@ -21,6 +23,9 @@ const MARK_LIMIT = 64;
  * - "data": the decoded payload changed (`store.data`, or null with `store.decodeError`)
  * - "similarity": selection, negatives or n_eig_view changed (`store.selected`, `store.negative`, `store.sim`)
  * - "style": threshold, color_mode, k or blend changed (`store.baseColors` may be new)
+ * - "gesture": the user changed the selection or negatives here (pick, pickNegative, selectRegion,
+ *   clear), after the traits are set; js/links.js forwards it to linked models (trait changes from
+ *   elsewhere never announce, so links do not ping-pong)
  * @param {object} model anywidget model (get, set, on, off, save_changes, send)
  */
 export function createStore(model) {
@@ -125,6 +130,7 @@ export function createStore(model) {
       // A fresh selection starts a fresh query: earlier negatives were against another target.
       if (!additive && store.negative.length) model.set("negative", []);
       store.setTrait("selected", next);
+      emit("gesture");
     },
 
     /**
@@ -142,6 +148,7 @@ export function createStore(model) {
         model.set("selected", store.selected.filter((s) => !drop.has(s)));
       }
       store.setTrait("negative", next);
+      emit("gesture");
     },
 
     /**
@@ -164,6 +171,7 @@ export function createStore(model) {
       const next = combineRegion(store.selected, nodes, e);
       store.anchor = next.length ? next[0] : -1;
       store.setTrait("selected", next);
+      emit("gesture");
     },
 
     /**
@@ -185,7 +193,10 @@ export function createStore(model) {
       const hadNegative = store.negative.length || (model.get("negative") || []).length;
       if (hadNegative) model.set("negative", []);
       // One save for both: setTrait saves every trait changed since the last save.
-      if (hadSelected || hadNegative) store.setTrait("selected", []);
+      if (hadSelected || hadNegative) {
+        store.setTrait("selected", []);
+        emit("gesture");
+      }
     },
 
     /**
@@ -193,8 +204,14 @@ export function createStore(model) {
      * it only while it can (after a restart, the old output keeps working in the browser alone).
      */
     setTrait(name, value) {
+      // Lists the store builds (clicks, segments, regions) hold valid, distinct ids already.
+      if (Array.isArray(value)) checked.set(name, value);
       model.set(name, value);
-      if (store.kernelReachable) model.save_changes();
+      if (!store.kernelReachable) return;
+      // A large list (a whole segment at a million nodes) takes tens of ms to serialize: send it
+      // after the frame that draws its highlight, not before.
+      if (Array.isArray(value) && value.length > DEFERRED_SAVE_LENGTH) saveAfterFrame();
+      else model.save_changes();
     },
 
     setBlend(on) {
@@ -207,6 +224,20 @@ export function createStore(model) {
       listeners.clear();
     },
   };
+
+  const checked = new Map(); // trait name -> the last list setTrait wrote (known valid)
+  let savePending = false;
+  function saveAfterFrame() {
+    if (savePending) return;
+    savePending = true;
+    const later = globalThis.requestAnimationFrame || ((fn) => setTimeout(fn, 0));
+    later(() =>
+      setTimeout(() => {
+        savePending = false;
+        if (store.kernelReachable) model.save_changes();
+      }, 0),
+    );
+  }
 
   function emit(name) {
     for (const fn of [...(listeners.get(name) || [])]) fn(store);
@@ -242,6 +273,7 @@ export function createStore(model) {
       store.decodeError = String(err.message || err);
     }
     segColors = { level: -1, colors: null };
+    checked.clear(); // checked against the old data
     engine = store.data ? createSimilarity(store.data.eigvecs, store.data.eigScale, store.data.k) : null;
     simBuffer = store.data ? new Float32Array(store.data.nNodes) : null;
     negBuffer = store.data ? new Float32Array(store.data.nNodes) : null;
@@ -255,14 +287,23 @@ export function createStore(model) {
   }
 
   function validIds(name) {
-    const raw = (model.get(name) || []).map(Number);
+    const raw = model.get(name) || [];
+    if (raw === checked.get(name)) return raw;
     const n = store.data ? store.data.nNodes : 0;
+    // Repeats dropped (first kept) with a byte per node, not a Set: a whole segment at a million
+    // nodes is hundreds of thousands of ids, checked on every click.
+    const seen = new Uint8Array(n);
     const valid = [];
-    for (const id of raw) {
-      if (Number.isInteger(id) && id >= 0 && id < n) valid.push(id);
-      else if (store.data) console.warn(`ncut_widget: ignoring ${name} node ${id} (there are ${formatCount(n)} nodes)`);
+    for (const value of raw) {
+      const id = Number(value);
+      if (Number.isInteger(id) && id >= 0 && id < n) {
+        if (!seen[id]) {
+          seen[id] = 1;
+          valid.push(id);
+        }
+      } else if (store.data) console.warn(`ncut_widget: ignoring ${name} node ${id} (there are ${formatCount(n)} nodes)`);
     }
-    return [...new Set(valid)];
+    return valid;
   }
 
   function updateSimilarity() {

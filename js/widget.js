@@ -7,6 +7,7 @@ import { createHierarchy } from "./hierarchy.js";
 import { createImageGrid } from "./imagegrid.js";
 import { canReachKernel, kernelNotice } from "./kernelstate.js";
 import { watchKernel } from "./kernelwatch.js";
+import { linkStore } from "./links.js";
 import { createStoreRegistry } from "./modelstores.js";
 import { createView3d } from "./view3d.js";
 
@@ -21,7 +22,12 @@ function div(cls) {
 export default {
   /** Creates the model's store (decoding its payload) once, before any render. */
   initialize({ model }) {
-    return stores.open(model).close;
+    const { store, close } = stores.open(model);
+    const unlink = linkStore(store, model);
+    return () => {
+      unlink();
+      close();
+    };
   },
 
   /** Mounts one display: toolbar, kernel banner, 3D view beside the image grid, the segment
@@ -29,6 +35,7 @@ export default {
   render({ model, el }) {
     const { store, owned } = stores.find(model);
     const root = div("ncut");
+    const title = div("ncut-title");
     const toolbar = div("ncut-toolbar");
     const main = div("ncut-main");
     const view = div("ncut-3d");
@@ -39,7 +46,7 @@ export default {
     banner.setAttribute("role", "status");
     banner.hidden = true;
     main.append(view, gridPane);
-    root.append(toolbar, banner, main, hierarchy, statusbar);
+    root.append(title, toolbar, banner, main, hierarchy, statusbar);
     el.append(root);
 
     // Says when the kernel behind this output is gone; the views keep working in the browser.
@@ -58,6 +65,13 @@ export default {
       root.dataset.negative = store.negative.join(",");
     };
     showSelection();
+    // The panel's name in a comparison ("layer 9"); hidden when empty.
+    const showTitle = () => {
+      title.textContent = model.get("title") || "";
+      title.hidden = !title.textContent;
+    };
+    showTitle();
+    model.on("change:title", showTitle);
     const view3d = createView3d(store, view);
     const teardowns = [
       store.on("similarity", showSelection),
@@ -76,6 +90,7 @@ export default {
     root.addEventListener("pointerdown", view3d.activate, true);
     root.addEventListener("focusin", view3d.activate);
     return () => {
+      model.off("change:title", showTitle);
       root.removeEventListener("keydown", onKey);
       root.removeEventListener("pointerdown", view3d.activate, true);
       root.removeEventListener("focusin", view3d.activate);

@@ -28,6 +28,7 @@ _PUBLIC = {
     "add_images": "ncut_widget.widget.growth",
     "MapModel": "ncut_widget.widget.growth",
     "explore": "ncut_widget.widget",
+    "compare": "ncut_widget.widget",
 }
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "NcutConvergenceWarning",
     "NcutWidget",
     "add_images",
+    "compare",
     "explore",
     "extract_features",
     "kway_ncut",
@@ -57,7 +59,7 @@ if TYPE_CHECKING:
     from .engine.ncut import Ncut
     from .features import MultiResFeatures, extract_features, sample_images
     from .progress import Cancelled
-    from .widget import NcutWidget, explore
+    from .widget import NcutWidget, compare, explore
     from .widget.growth import MapModel, add_images
 
 

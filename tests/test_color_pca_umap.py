@@ -25,32 +25,32 @@ def _check_contract(X_3d, rgb, n):
     assert float(rgb.min()) >= 0.0 and float(rgb.max()) <= 1.0
 
 
-def test_pca_is_the_top_principal_projection(eigvecs):
-    X_3d, rgb = pca_color(eigvecs, device="cpu")
+def test_pca_is_the_top_principal_projection(eigvecs, device):
+    X_3d, rgb = pca_color(eigvecs.to(device), device=device)
     _check_contract(X_3d, rgb, eigvecs.shape[0])
     Xn = torch.nn.functional.normalize(eigvecs.double(), dim=1)
     top = torch.linalg.svdvals(Xn - Xn.mean(dim=0))[:3]
     # Projections onto the top axes carry exactly the top singular values' variance.
     torch.testing.assert_close(X_3d.double().norm(dim=0), top, rtol=1e-4, atol=1e-6)
-    again = pca_color(eigvecs.numpy(), device="cpu")
+    again = pca_color(eigvecs.numpy(), device=device)
     assert torch.equal(X_3d, again[0]) and torch.equal(rgb, again[1])
 
 
-def test_pca_fitted_on_a_sample_still_covers_everyone(eigvecs):
-    X_3d, rgb = pca_color(eigvecs, num_sample=200, knn=10, device="cpu")
+def test_pca_fitted_on_a_sample_still_covers_everyone(eigvecs, device):
+    X_3d, rgb = pca_color(eigvecs.to(device), num_sample=200, knn=10, device=device)
     _check_contract(X_3d, rgb, eigvecs.shape[0])
     assert neighbor_preservation(eigvecs, X_3d) > 5 * neighbor_preservation(eigvecs, torch.randn(X_3d.shape))
 
 
 @pytest.mark.slow
-def test_umap_contract_determinism_and_quality(eigvecs):
+def test_umap_contract_determinism_and_quality(eigvecs, device):
     # Slow only the first time in a process: numba compiles umap-learn's kernels.
     n = eigvecs.shape[0]
     torch.manual_seed(3)
-    X_3d, rgb = umap_color(eigvecs, num_sample=600, knn=10, device="cpu")
+    X_3d, rgb = umap_color(eigvecs.to(device), num_sample=600, knn=10, device=device)
     _check_contract(X_3d, rgb, n)
     torch.manual_seed(4)
-    again = umap_color(eigvecs, num_sample=600, knn=10, device="cpu")
+    again = umap_color(eigvecs.to(device), num_sample=600, knn=10, device=device)
     assert torch.equal(X_3d, again[0]) and torch.equal(rgb, again[1])
     assert neighbor_preservation(eigvecs, X_3d) > 0.15
 

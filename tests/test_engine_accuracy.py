@@ -54,20 +54,21 @@ def test_dense_reference_has_the_planted_gap(reference):
     assert float(vals[4]) > 20 * float(vals[5])
 
 
-def test_exact_path_matches_dense_reference(reference):
+def test_exact_path_matches_dense_reference(reference, device):
     X, ref_vals, ref_vecs = reference
-    vecs, vals = Ncut(n_eig=10, n_sample=len(X), d_gamma=0.5, device="cpu").fit_transform(X)
+    vecs, vals = Ncut(n_eig=10, n_sample=len(X), d_gamma=0.5, device=device).fit_transform(X.to(device))
     assert vecs.shape == (2000, 10) and vals.shape == (10,)
+    assert vecs.device.type == vals.device.type == "cpu"  # results always come back on the CPU
     assert mean_principal_cosine(vecs[:, :5], ref_vecs[:, :5]) >= 0.999
     assert float((vals.double() - ref_vals).abs().max()) < 2e-3
 
 
 @pytest.mark.parametrize("scan", ["float32", "bfloat16"])
-def test_nystrom_quarter_anchors_matches_dense_reference(reference, scan, monkeypatch):
+def test_nystrom_quarter_anchors_matches_dense_reference(reference, scan, monkeypatch, device):
     monkeypatch.setenv("NCUT_WIDGET_SCAN", scan)  # both scan paths, on any machine
     X, ref_vals, ref_vecs = reference
-    model = Ncut(n_eig=10, n_sample=len(X) // 4, d_gamma=0.5, device="cpu")
-    vecs, vals = model.fit_transform(X)
+    model = Ncut(n_eig=10, n_sample=len(X) // 4, d_gamma=0.5, device=device)
+    vecs, vals = model.fit_transform(X.to(device))
     assert not model.exact_ and model.anchor_indices_.shape == (500,)
     assert mean_principal_cosine(vecs[:, :5], ref_vecs[:, :5]) >= 0.98
     # The anchors carry the masses of the nodes they stand for, so the eigenvalues are the
@@ -75,9 +76,9 @@ def test_nystrom_quarter_anchors_matches_dense_reference(reference, scan, monkey
     assert float((vals[:5].double() - ref_vals[:5]).abs().max()) < 0.02
 
 
-def test_exact_gamma_hits_d_gamma_on_all_pairs(reference):
+def test_exact_gamma_hits_d_gamma_on_all_pairs(reference, device):
     X, _, _ = reference
-    model = Ncut(n_eig=5, n_sample=len(X), d_gamma=0.3, device="cpu").fit(X)
+    model = Ncut(n_eig=5, n_sample=len(X), d_gamma=0.3, device=device).fit(X.to(device))
     Xn = F.normalize(X.double(), dim=1)
     W = torch.exp(-(1.0 - Xn @ Xn.T).clamp_min(0).fill_diagonal_(0) / model.gamma_)
     assert float(W.mean()) == pytest.approx(0.3, abs=1e-4)

@@ -22,8 +22,9 @@ def mean_principal_cosine(A: torch.Tensor, B: torch.Tensor) -> float:
 
 
 @pytest.fixture
-def X(planted_parts) -> torch.Tensor:
-    return planted_parts[0]
+def X(planted_parts, device) -> torch.Tensor:
+    """The planted features on the device under test (fit and transform accept any device)."""
+    return planted_parts[0].to(device)
 
 
 @pytest.fixture(params=["float32", "bfloat16"])
@@ -34,36 +35,37 @@ def scan(request, monkeypatch) -> str:
 
 
 @pytest.mark.parametrize("n_sample", [400, 5000], ids=["nystrom", "exact"])
-def test_same_seed_same_output_whatever_global_rng(X, n_sample, scan):
+def test_same_seed_same_output_whatever_global_rng(X, n_sample, scan, device):
     torch.manual_seed(1)
-    v1, l1 = Ncut(n_eig=8, n_sample=n_sample, seed=3).fit_transform(X)
+    v1, l1 = Ncut(n_eig=8, n_sample=n_sample, seed=3, device=device).fit_transform(X)
     torch.manual_seed(12345)
     torch.rand(100)
-    v2, l2 = Ncut(n_eig=8, n_sample=n_sample, seed=3).fit_transform(X)
+    v2, l2 = Ncut(n_eig=8, n_sample=n_sample, seed=3, device=device).fit_transform(X)
     assert torch.equal(v1, v2) and torch.equal(l1, l2)
 
 
-def test_other_seed_other_anchors(X):
-    a = Ncut(n_eig=5, n_sample=400, seed=0).fit(X).anchor_indices_
-    b = Ncut(n_eig=5, n_sample=400, seed=1).fit(X).anchor_indices_
+def test_other_seed_other_anchors(X, device):
+    a = Ncut(n_eig=5, n_sample=400, seed=0, device=device).fit(X).anchor_indices_
+    b = Ncut(n_eig=5, n_sample=400, seed=1, device=device).fit(X).anchor_indices_
     assert not torch.equal(a, b)
 
 
 @pytest.mark.parametrize("n_sample", [400, 5000], ids=["nystrom", "exact"])
-def test_transform_on_fitted_nodes_reproduces_fit_transform(X, n_sample, scan):
-    model = Ncut(n_eig=8, n_sample=n_sample)
+def test_transform_on_fitted_nodes_reproduces_fit_transform(X, n_sample, scan, device):
+    model = Ncut(n_eig=8, n_sample=n_sample, device=device)
     vecs, vals = model.fit_transform(X)
     again, again_vals = model.transform(X)  # two values, like fit_transform and the seed library
     assert torch.equal(model.eigenvalues_, vals) and torch.equal(again_vals, vals)
     assert again_vals.dtype == torch.float32 and again_vals.device.type == "cpu"
+    assert vecs.device.type == again.device.type == "cpu"  # whatever device computed them
     assert mean_principal_cosine(again, vecs) >= 0.99
     # Column by column, not just the span: same values up to float noise.
     assert torch.allclose(again[:, :5], vecs[:, :5], atol=1e-3 * float(vecs.abs().max()))
 
 
 @pytest.mark.parametrize("n_sample", [400, 5000], ids=["nystrom", "exact"])
-def test_rows_transform_independently_of_the_batch(X, n_sample, scan):
-    model = Ncut(n_eig=6, n_sample=n_sample, chunk_size=256).fit(X)
+def test_rows_transform_independently_of_the_batch(X, n_sample, scan, device):
+    model = Ncut(n_eig=6, n_sample=n_sample, chunk_size=256, device=device).fit(X)
     rows = torch.tensor([3, 700, 1999])
     alone = torch.cat([model.transform(X[i : i + 1])[0] for i in rows])
     in_batch = model.transform(X)[0][rows]
@@ -83,8 +85,8 @@ def assert_sign_rule(F: torch.Tensor, w: torch.Tensor) -> None:
 
 
 @pytest.mark.parametrize("n_sample", [400, 5000], ids=["nystrom", "exact"])
-def test_sign_convention(X, n_sample, scan):
-    model = Ncut(n_eig=8, n_sample=n_sample)
+def test_sign_convention(X, n_sample, scan, device):
+    model = Ncut(n_eig=8, n_sample=n_sample, device=device)
     vecs, _ = model.fit_transform(X)
     assert_sign_rule(model.anchor_eigvecs_, model.anchor_mass_)
     if model.exact_:  # every node is an anchor of mass 1: the rule holds on the returned values
@@ -96,8 +98,8 @@ def test_sign_convention(X, n_sample, scan):
     assert bool((vecs[:, 0] > 0).all()), "first eigenvector must be positive on every node"
 
 
-def test_outputs_shapes_dtypes_and_order(X):
-    vecs, vals = Ncut(n_eig=12, n_sample=400).fit_transform(X.double().numpy())
+def test_outputs_shapes_dtypes_and_order(X, device):
+    vecs, vals = Ncut(n_eig=12, n_sample=400, device=device).fit_transform(X.double().cpu().numpy())
     assert vecs.shape == (2000, 12) and vals.shape == (12,)
     assert vecs.dtype == vals.dtype == torch.float32
     assert vecs.device.type == vals.device.type == "cpu"
@@ -107,9 +109,9 @@ def test_outputs_shapes_dtypes_and_order(X):
     assert torch.allclose(vecs.norm(dim=0)[:5], torch.ones(5), atol=0.1)
 
 
-def test_new_nodes_land_with_their_part(planted_parts, scan):
-    X, labels = planted_parts
-    model = Ncut(n_eig=5, n_sample=400).fit(X[:1500])
+def test_new_nodes_land_with_their_part(planted_parts, scan, device):
+    X, labels = planted_parts[0].to(device), planted_parts[1]
+    model = Ncut(n_eig=5, n_sample=400, device=device).fit(X[:1500])
     fitted, _ = model.transform(X[:1500])
     new, _ = model.transform(X[1500:])
     centroids = torch.stack([fitted[labels[:1500] == c].mean(0) for c in range(5)])
@@ -117,45 +119,45 @@ def test_new_nodes_land_with_their_part(planted_parts, scan):
     assert float((pred == labels[1500:]).float().mean()) > 0.99
 
 
-def test_euclidean_distance_finds_the_parts(planted_parts, scan):
+def test_euclidean_distance_finds_the_parts(planted_parts, scan, device):
     X, labels = planted_parts
-    vecs, _ = Ncut(n_eig=5, n_sample=400, distance="euclidean").fit_transform(X)
+    vecs, _ = Ncut(n_eig=5, n_sample=400, distance="euclidean", device=device).fit_transform(X.to(device))
     indicators = torch.nn.functional.one_hot(labels, 5).float()
     assert mean_principal_cosine(vecs, indicators) > 0.98
 
 
-def test_smaller_d_gamma_is_sharper(X):
-    wide = Ncut(n_eig=5, n_sample=400, d_gamma=0.7).fit(X)
-    sharp = Ncut(n_eig=5, n_sample=400, d_gamma=0.1).fit(X)
+def test_smaller_d_gamma_is_sharper(X, device):
+    wide = Ncut(n_eig=5, n_sample=400, d_gamma=0.7, device=device).fit(X)
+    sharp = Ncut(n_eig=5, n_sample=400, d_gamma=0.1, device=device).fit(X)
     assert sharp.gamma_ < wide.gamma_
     # Sharper graphs separate the planted parts more: their eigenvalues stay nearer 1.
     assert float(sharp.eigenvalues_[4]) > float(wide.eigenvalues_[4])
 
 
-def test_d_gamma_none_uses_the_median_distance_rule(X):
-    model = Ncut(n_eig=5, n_sample=400, d_gamma=None).fit(X)
+def test_d_gamma_none_uses_the_median_distance_rule(X, device):
+    model = Ncut(n_eig=5, n_sample=400, d_gamma=None, device=device).fit(X)
     P = affinity.prepare(X, "cosine")
     D = affinity.sample_distances(P, "cosine", seed=0)
     assert model.gamma_ == pytest.approx(float(D.median()))
     assert 0.0 < model.d_gamma_ < 1.0
 
 
-def test_progress_callback_reports_stages(X):
+def test_progress_callback_reports_stages(X, device):
     calls = []
-    Ncut(n_eig=5, n_sample=400, progress=lambda s, d, t: calls.append((s, d, t))).fit_transform(X)
+    Ncut(n_eig=5, n_sample=400, device=device, progress=lambda s, d, t: calls.append((s, d, t))).fit_transform(X)
     stages = [s for s, _, _ in calls]
     assert {"sample anchors", "nearest anchors", "anchor graph", "eigensolve"} <= set(stages)
     done_neighbors = [(d, t) for s, d, t in calls if s == "nearest anchors"]
     assert done_neighbors[-1] == (2000, 2000)
 
 
-def test_silent_by_default(X, capsys):
-    Ncut(n_eig=5, n_sample=400).fit_transform(X)
+def test_silent_by_default(X, capsys, device):
+    Ncut(n_eig=5, n_sample=400, device=device).fit_transform(X)
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
 
 
-def test_nystrom_never_builds_an_n_by_n_matrix(X, monkeypatch):
+def test_nystrom_never_builds_an_n_by_n_matrix(X, monkeypatch, device):
     # Every pairwise block goes through affinity.distances or the bf16 scan in nearest_anchors;
     # record the shapes the first produces and the chunk sizes the second sees.
     shapes = []
@@ -167,14 +169,14 @@ def test_nystrom_never_builds_an_n_by_n_matrix(X, monkeypatch):
         return out
 
     monkeypatch.setattr(affinity, "distances", spy)
-    model = Ncut(n_eig=5, n_sample=300, chunk_size=512).fit(X)
+    model = Ncut(n_eig=5, n_sample=300, chunk_size=512, device=device).fit(X)
     assert shapes, "the spy saw no pairwise block"
     assert all(max(r, c) <= 1024 for r, c in shapes), shapes  # gamma sample and anchor graph
     assert model.anchor_eigvecs_.shape == (300, 5)
 
 
-def test_accepts_numpy_and_integer_features():
+def test_accepts_numpy_and_integer_features(device):
     gen = np.random.default_rng(0)
     X = gen.integers(0, 5, size=(300, 6)).astype(np.int64) + np.repeat(np.eye(6, dtype=np.int64) * 20, 50, axis=0)
-    vecs, vals = Ncut(n_eig=4, n_sample=100).fit_transform(X)
+    vecs, vals = Ncut(n_eig=4, n_sample=100, device=device).fit_transform(X)
     assert vecs.shape == (300, 4) and torch.isfinite(vecs).all()

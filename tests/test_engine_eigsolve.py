@@ -43,30 +43,40 @@ def mean_principal_cosine(A: torch.Tensor, B: torch.Tensor) -> float:
     return float(torch.linalg.svdvals(qa.T @ qb).mean())
 
 
+def solve(S: torch.Tensor, k: int, device: torch.device, **kwargs) -> eigsolve.EighResult:
+    """``top_eigh`` of ``S`` moved to ``device`` (``scale`` too); checks that the result stays
+    there and returns it on the CPU for the comparisons."""
+    if kwargs.get("scale") is not None:
+        kwargs["scale"] = kwargs["scale"].to(device)
+    res = top_eigh(S.to(device), k, **kwargs)
+    assert res.values.device == res.vectors.device == device
+    return res._replace(values=res.values.cpu(), vectors=res.vectors.cpu())
+
+
 # ---------------------------------------------------------------- convergence
-def test_dense_path_reports_converged():
-    res = top_eigh(normalized_affinity(300, 0), 4)
+def test_dense_path_reports_converged(device):
+    res = solve(normalized_affinity(300, 0), 4, device)
     assert res.converged and res.n_iter == 1 and res.change == 0.0 and res.residual == 0.0
     assert res.values.shape == (4,) and res.vectors.shape == (300, 4)
 
 
-def test_krylov_converges_to_the_dense_answer():
+def test_krylov_converges_to_the_dense_answer(device):
     S = normalized_affinity(1200, 1)
     assert S.shape[0] > eigsolve.DENSE_EIGH_MAX  # exercise the iteration, not the dense path
-    res = top_eigh(S, 4, seed=0)
+    res = solve(S, 4, device, seed=0)
     assert res.converged and 1 <= res.n_iter < eigsolve.MAX_ITER and res.residual <= eigsolve.TOL
     ref = torch.linalg.eigvalsh(S.double()).flip(0)[:4]
     assert torch.allclose(res.values.double(), ref, atol=1e-5)
 
 
-def test_krylov_resolves_a_clustered_spectrum():
+def test_krylov_resolves_a_clustered_spectrum(device):
     # 40 eigenvalues 4e-5 apart, then a bulk: the top 30 and the top 49 (the cluster's end)
     # are separated from what follows by ~4e-5 and ~1e-3.
     S, lam = clustered_spectrum(1500, 0)
     ref_vals, ref_vecs = torch.linalg.eigh(S.double())
     ref_vals, ref_vecs = ref_vals.flip(0), ref_vecs.flip(1)
     for k in (9, 30, 49):
-        res = top_eigh(S, k, seed=0)
+        res = solve(S, k, device, seed=0)
         assert res.converged and res.residual <= eigsolve.TOL
         assert float((res.values.double() - ref_vals[:k]).abs().max()) < 1e-5
         assert mean_principal_cosine(res.vectors, ref_vecs[:, :k]) >= 0.999
@@ -75,12 +85,12 @@ def test_krylov_resolves_a_clustered_spectrum():
         assert bool((res.values[:-1] >= res.values[1:]).all())
 
 
-def test_residual_bounds_the_eigenvalue_error():
+def test_residual_bounds_the_eigenvalue_error(device):
     # For a symmetric matrix, each Ritz value lies within its residual norm of an eigenvalue.
     S, _ = clustered_spectrum(1200, 1)
     exact = torch.linalg.eigvalsh(S.double())
     for tol, max_iter in ((1e-3, 100), (eigsolve.TOL, 100), (1e-12, 2)):
-        res = top_eigh(S, 20, seed=1, tol=tol, max_iter=max_iter)
+        res = solve(S, 20, device, seed=1, tol=tol, max_iter=max_iter)
         A = res.vectors.double()
         resid = (S.double() @ A - A * res.values.double()).norm(dim=0)
         assert float(resid.max()) <= res.residual * float(res.values[0]) * 1.01 + 1e-6
@@ -88,68 +98,68 @@ def test_residual_bounds_the_eigenvalue_error():
         assert bool((dist <= resid + 1e-6).all())
 
 
-def test_scaled_operator_equals_the_scaled_matrix():
+def test_scaled_operator_equals_the_scaled_matrix(device):
     W = normalized_affinity(1100, 2)
     s = torch.rand(1100, generator=torch.Generator().manual_seed(3)) + 0.5
-    direct = top_eigh(s[:, None] * W * s[None, :], 6, seed=0)
-    via = top_eigh(W, 6, seed=0, scale=s)
+    direct = solve(s[:, None] * W * s[None, :], 6, device, seed=0)
+    via = solve(W, 6, device, seed=0, scale=s)
     assert torch.allclose(direct.values, via.values, atol=1e-5)
     assert mean_principal_cosine(direct.vectors, via.vectors) > 0.99999
 
 
-def test_low_rank_matrix_still_gives_k_pairs():
+def test_low_rank_matrix_still_gives_k_pairs(device):
     # Rank 3: the Krylov basis becomes invariant after a few products and restarts from random
     # directions; the other eigenvalues are 0.
     gen = torch.Generator().manual_seed(4)
     Z = torch.randn(1300, 3, generator=gen)
-    res = top_eigh(Z @ Z.T, 8, seed=0)
+    res = solve(Z @ Z.T, 8, device, seed=0)
     ref = torch.linalg.eigvalsh((Z @ Z.T).double()).flip(0)[:8]
     assert res.values.shape == (8,) and res.vectors.shape == (1300, 8)
     assert torch.allclose(res.values.double(), ref, atol=1e-3 * float(ref[0]))
     assert torch.allclose(res.vectors.T @ res.vectors, torch.eye(8), atol=1e-4)
 
 
-def test_same_seed_same_bits_and_products_are_counted():
+def test_same_seed_same_bits_and_products_are_counted(device):
     S, _ = clustered_spectrum(1100, 5)
-    a = top_eigh(S, 12, seed=3)
-    b = top_eigh(S, 12, seed=3)
+    a = solve(S, 12, device, seed=3)
+    b = solve(S, 12, device, seed=3)
     assert torch.equal(a.values, b.values) and torch.equal(a.vectors, b.vectors)
     assert a.products == b.products and a.products >= 12
-    other = top_eigh(S, 12, seed=4)
+    other = solve(S, 12, device, seed=4)
     assert torch.allclose(other.values, a.values, atol=1e-5)
 
 
-def test_step_limit_reports_not_converged():
+def test_step_limit_reports_not_converged(device):
     S = normalized_affinity(1200, 1)
     # A residual tolerance float32 cannot reach: every run stops at its step limit.
-    one = top_eigh(S, 4, tol=1e-12, max_iter=1)
+    one = solve(S, 4, device, tol=1e-12, max_iter=1)
     assert not one.converged and one.n_iter == 1 and math.isinf(one.change)
     assert 1e-12 < one.residual < 1e-3
-    two = top_eigh(S, 4, tol=1e-12, max_iter=2)
+    two = solve(S, 4, device, tol=1e-12, max_iter=2)
     assert not two.converged and two.n_iter == 2 and 0.0 <= two.change < math.inf
 
 
-def test_ncut_warns_and_records_when_the_eigensolver_runs_out(planted_parts, monkeypatch):
+def test_ncut_warns_and_records_when_the_eigensolver_runs_out(planted_parts, monkeypatch, device):
     monkeypatch.setattr(eigsolve, "TOL", 1e-12)  # unreachable: the one-cycle budget runs out
     monkeypatch.setattr("ncut_widget.engine.ncut.TOL", 1e-12)
     X = planted_parts[0][:1200]
-    model = Ncut(n_eig=5, n_sample=1200, eig_max_iter=1)  # exact path, 1,200 > DENSE_EIGH_MAX
+    model = Ncut(n_eig=5, n_sample=1200, eig_max_iter=1, device=device)  # exact path, 1,200 > DENSE_EIGH_MAX
     with pytest.warns(NcutConvergenceWarning, match=r"eig_max_iter=1 cycles .*residuals .* up to \d\.\de-\d\d"):
         vecs, _ = model.fit_transform(X)
     assert model.converged_ is False and model.n_iter_ == 1
     assert vecs.shape == (1200, 5)  # still a result, flagged as unconverged
-    nystrom = Ncut(n_eig=5, n_sample=1100, eig_max_iter=2)
+    nystrom = Ncut(n_eig=5, n_sample=1100, eig_max_iter=2, device=device)
     with pytest.warns(NcutConvergenceWarning, match=r"eig_max_iter=2 cycles"):
         nystrom.fit(planted_parts[0])
     assert nystrom.converged_ is False and nystrom.n_iter_ == 2
 
 
 @pytest.mark.parametrize("n_sample", [400, 1100, 1500], ids=["dense-nystrom", "iter-nystrom", "exact"])
-def test_ncut_converges_silently_by_default(planted_parts, n_sample):
+def test_ncut_converges_silently_by_default(planted_parts, n_sample, device):
     X = planted_parts[0][:1500]
     with warnings.catch_warnings():
         warnings.simplefilter("error", NcutConvergenceWarning)
-        model = Ncut(n_eig=5, n_sample=n_sample).fit(X)
+        model = Ncut(n_eig=5, n_sample=n_sample, device=device).fit(X.to(device))
     assert model.converged_ is True and model.n_iter_ >= 1
 
 

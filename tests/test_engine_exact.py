@@ -33,30 +33,34 @@ def dense_distances(X: torch.Tensor, distance: str) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("n, rows", [(700, 128), (700, 700), (1001, 256), (5, 2)])
-def test_upper_blocks_multiply_like_the_dense_matrix(n, rows):
+def test_upper_blocks_multiply_like_the_dense_matrix(n, rows, device):
     gen = torch.Generator().manual_seed(n)
     A = torch.randn(n, n, generator=gen)
-    A = A + A.T
+    A = (A + A.T).to(device)
     starts = list(range(0, n, rows))
     U = UpperBlocks([A[s : s + rows, s:].clone() for s in starts], starts, n)
     assert torch.equal(U.to_dense(), A)
-    Bt = torch.randn(7, n, generator=gen)
-    assert torch.allclose(U.rmatmul(Bt), Bt @ A, atol=1e-4, rtol=1e-5)
+    Bt = torch.randn(7, n, generator=gen).to(device)
+    product = U.rmatmul(Bt)
+    assert product.device == A.device
+    # Against float64 on the CPU: the blocked float32 sums differ from one dense matmul's order.
+    assert torch.allclose(product.cpu().double(), Bt.cpu().double() @ A.cpu().double(), atol=1e-4, rtol=1e-5)
     assert U.shape == (n, n) and U.dtype == torch.float32
 
 
 @pytest.mark.parametrize("distance", ["cosine", "euclidean"])
-def test_exact_affinity_is_every_pair_with_gamma_on_all_pairs(planted_parts, distance):
+def test_exact_affinity_is_every_pair_with_gamma_on_all_pairs(planted_parts, distance, device):
     X = planted_parts[0][:1500]  # more nodes than the 1,024 of the gamma sample
-    P = aff.prepare(X, distance)
+    P = aff.prepare(X.to(device), distance)
     if distance == "euclidean":
         P = P - P.mean(dim=0)
     gamma0 = aff.solve_gamma(aff.sample_distances(P, distance, seed=0), 0.3, len(P))
     W, gamma, degree = exact_affinity(P, distance, gamma0, 0.3, rows=256)
+    assert W.device == degree.device == P.device  # built where the features are
     D = dense_distances(X, distance)
     ref = torch.exp(-D / gamma)
-    assert torch.allclose(W.to_dense().double(), ref, rtol=1e-4, atol=1e-6)
-    assert torch.allclose(degree.double(), ref.sum(dim=1), rtol=1e-5)
+    assert torch.allclose(W.to_dense().cpu().double(), ref, rtol=1e-4, atol=1e-6)
+    assert torch.allclose(degree.cpu().double(), ref.sum(dim=1), rtol=1e-5)
     # One Newton step on all pairs: the graph's mean affinity (self-pairs included) is on target.
     assert float(ref.mean()) == pytest.approx(0.3, abs=1e-4)
     assert gamma != gamma0
@@ -72,20 +76,20 @@ def test_exact_path_stores_half_the_matrix():
     assert exact_fit_bytes(n, 768, 50) < 0.7 * 4 * n * n  # the dense matrix alone was 1.0
 
 
-def test_progress_covers_both_passes(planted_parts):
+def test_progress_covers_both_passes(planted_parts, device):
     calls = []
-    Ncut(n_eig=5, n_sample=5000, progress=lambda *a: calls.append(a)).fit(planted_parts[0])
+    Ncut(n_eig=5, n_sample=5000, device=device, progress=lambda *a: calls.append(a)).fit(planted_parts[0])
     affinity = [(d, t) for s, d, t in calls if s == "affinity"]
     assert affinity[-1][0] == affinity[-1][1] and len(affinity) >= 3
 
 
 @pytest.fixture(scope="module")
-def seed_shaped():
+def seed_shaped(device):
     """2,560 seed-shaped nodes (2 images at 16x16 and 32x32, 768 dims) and the float64 dense
-    eigendecomposition of their exact graph, gamma as Ncut picks it."""
+    eigendecomposition of their exact graph, gamma as Ncut picks it (the fit on ``device``)."""
     X, labels = planted_patch_features(n_images=2, grids=(16, 32), dim=768, seed=0)
-    model = Ncut(n_eig=50, n_sample=len(X), d_gamma=0.5, device="cpu")
-    vecs, vals = model.fit_transform(X)
+    model = Ncut(n_eig=50, n_sample=len(X), d_gamma=0.5, device=device)
+    vecs, vals = model.fit_transform(X.to(device))
     W = torch.exp(-dense_distances(X, "cosine") / model.gamma_)
     s = W.sum(dim=1).rsqrt()
     ref_vals, ref_vecs = torch.linalg.eigh(s[:, None] * W * s[None, :])

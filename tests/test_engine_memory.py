@@ -142,14 +142,14 @@ def X() -> torch.Tensor:
     return torch.randn(4, 16, generator=gen)[torch.arange(1500) % 4] * 3 + torch.randn(1500, 16, generator=gen)
 
 
-def test_exact_fit_refuses_before_allocating_and_its_advice_fits(X, monkeypatch):
+def test_exact_fit_refuses_before_allocating_and_its_advice_fits(X, monkeypatch, device):
     budget = exact_fit_bytes(1200, 16, 5)  # room for the exact path on 1,200 nodes, not 1,500
     monkeypatch.setenv("NCUT_WIDGET_MEMORY_BUDGET", str(budget))
     built = []
     real = ncut_module.exact_affinity
     monkeypatch.setattr(ncut_module, "exact_affinity", lambda *a, **kw: built.append(1) or real(*a, **kw))
     with pytest.raises(MemoryBudgetError) as err:
-        Ncut(n_eig=5, n_sample=5000).fit(X)
+        Ncut(n_eig=5, n_sample=5000, device=device).fit(X)
     msg = str(err.value)
     assert not built, "refused only after building the N x N matrix"
     assert "the exact path (n_sample=5000 >= 1500 nodes: a dense 1500 x 1500 float32 affinity)" in msg
@@ -157,23 +157,23 @@ def test_exact_fit_refuses_before_allocating_and_its_advice_fits(X, monkeypatch)
     assert "The exact path fits up to 1200 nodes" in msg
     m_max = int(msg.split("n_sample <= ")[1].split(" ")[0])
     # The advice holds: both suggestions fit the same budget, one more node or anchor does not.
-    Ncut(n_eig=5, n_sample=5000).fit(X[:1200])
+    Ncut(n_eig=5, n_sample=5000, device=device).fit(X[:1200])
     with pytest.raises(MemoryBudgetError):
-        Ncut(n_eig=5, n_sample=5000).fit(X[:1201])
+        Ncut(n_eig=5, n_sample=5000, device=device).fit(X[:1201])
     assert 5 < m_max < 1500
-    Ncut(n_eig=5, n_sample=m_max).fit(X)
+    Ncut(n_eig=5, n_sample=m_max, device=device).fit(X)
     with pytest.raises(MemoryBudgetError, match=rf"the Nystrom path \({m_max + 1} anchors"):
-        Ncut(n_eig=5, n_sample=m_max + 1).fit(X)
+        Ncut(n_eig=5, n_sample=m_max + 1, device=device).fit(X)
     assert built
 
 
-def test_budget_override_accepts_or_refuses_a_small_exact_fit(X, monkeypatch):
+def test_budget_override_accepts_or_refuses_a_small_exact_fit(X, monkeypatch, device):
     need = exact_fit_bytes(1500, 16, 5)
     monkeypatch.setenv("NCUT_WIDGET_MEMORY_BUDGET", str(need))
-    assert Ncut(n_eig=5, n_sample=5000).fit(X).exact_
+    assert Ncut(n_eig=5, n_sample=5000, device=device).fit(X).exact_
     monkeypatch.setenv("NCUT_WIDGET_MEMORY_BUDGET", str(need - 1))
     with pytest.raises(MemoryBudgetError, match="more than the memory budget"):
-        Ncut(n_eig=5, n_sample=5000).fit(X)
+        Ncut(n_eig=5, n_sample=5000, device=device).fit(X)
 
 
 def test_nystrom_bytes_cover_the_anchor_graph_and_the_scan():
@@ -186,14 +186,14 @@ def test_nystrom_bytes_cover_the_anchor_graph_and_the_scan():
     assert per_node == 10_000 * (4 * 64 + 16 + 4 * 10)  # features are prepared chunk by chunk
 
 
-def test_too_small_for_any_path_says_so(X, monkeypatch):
+def test_too_small_for_any_path_says_so(X, monkeypatch, device):
     monkeypatch.setenv("NCUT_WIDGET_MEMORY_BUDGET", "1000")
     with pytest.raises(MemoryBudgetError, match="not even the Nystrom path fits"):
-        Ncut(n_eig=5, n_sample=100).fit(X)
+        Ncut(n_eig=5, n_sample=100, device=device).fit(X)
 
 
-def test_exact_transform_chunk_is_checked(X, monkeypatch):
-    model = Ncut(n_eig=5, n_sample=5000, chunk_size=1500).fit(X)
+def test_exact_transform_chunk_is_checked(X, monkeypatch, device):
+    model = Ncut(n_eig=5, n_sample=5000, chunk_size=1500, device=device).fit(X)
     monkeypatch.setenv("NCUT_WIDGET_MEMORY_BUDGET", str(8 * 1500 * 1500 - 1))
     with pytest.raises(MemoryBudgetError, match=r"transform on the exact path .*chunk_size <= 1499"):
         model.transform(X)
@@ -202,15 +202,16 @@ def test_exact_transform_chunk_is_checked(X, monkeypatch):
 
 
 # ---------------------------------------------------------------- t-SNE
-def test_tsne_refuses_a_layout_over_the_budget_and_its_advice_fits(monkeypatch):
-    eig = torch.randn(3000, 6, generator=torch.Generator().manual_seed(0))
+def test_tsne_refuses_a_layout_over_the_budget_and_its_advice_fits(monkeypatch, device):
+    # The budget comes from the environment here, so the same numbers hold on every device.
+    eig = torch.randn(3000, 6, generator=torch.Generator().manual_seed(0)).to(device)
     need = tsne_bytes(3000, 6, 3000, 10, 10.0)
     monkeypatch.setenv("NCUT_WIDGET_MEMORY_BUDGET", str(need - 1))
     with pytest.raises(MemoryBudgetError, match=r"tsne_color on 3000 nodes \(3000 laid out by t-SNE\)") as err:
-        tsne_color(eig, num_sample=10**9, device="cpu", n_iter=5)
+        tsne_color(eig, num_sample=10**9, device=device, n_iter=5)
     fits = int(str(err.value).rsplit("num_sample <= ", 1)[1].rstrip("."))
     assert 10 <= fits < 3000
-    X_3d, _ = tsne_color(eig, num_sample=fits, device="cpu", n_iter=5)
+    X_3d, _ = tsne_color(eig, num_sample=fits, device=device, n_iter=5)
     assert X_3d.shape == (3000, 3)
 
 

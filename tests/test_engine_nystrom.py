@@ -4,6 +4,8 @@ bfloat16 scores)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -42,16 +44,17 @@ def seed_shaped():
     """8 seed-shaped images at 16 x 16 (2,048 nodes x 768 dims): 9 planted parts, then 16
     per-image eigenvalues (each image's smooth 'lighting' field), then the noise bulk."""
     X, _ = planted_patch_features(n_images=8, grids=(16,), dim=768, seed=0)
-    gamma = Ncut(n_eig=25, n_sample=512).fit(X).gamma_  # every model below solves this gamma
+    gamma = Ncut(n_eig=25, n_sample=512, device="cpu").fit(X).gamma_  # every model below solves this gamma
     vals, vecs = dense_solve(X, gamma)
     return X, vals, vecs
 
 
 @pytest.mark.parametrize("precision", PATHS)
-def test_nystrom_matches_the_dense_solve(seed_shaped, precision):
+def test_nystrom_matches_the_dense_solve(seed_shaped, precision, device):
     X, ref_vals, ref_vecs = seed_shaped
-    model = Ncut(n_eig=25, n_sample=512, scan_precision=precision)
-    vecs, vals = model.fit_transform(X)
+    model = Ncut(n_eig=25, n_sample=512, scan_precision=precision, device=device)
+    vecs, vals = model.fit_transform(X.to(device))
+    assert vecs.device.type == vals.device.type == "cpu"
     assert mean_principal_cosine(vecs[:, :9], ref_vecs[:, :9]) >= 0.999
     # The 16 per-image eigenvalues sit 5e-5 apart: their span, not their order, is resolvable.
     assert mean_principal_cosine(vecs[:, :25], ref_vecs[:, :25]) >= 0.88
@@ -59,24 +62,27 @@ def test_nystrom_matches_the_dense_solve(seed_shaped, precision):
     assert float((vals[9:25].double() - ref_vals[9:25]).abs().max()) < 1e-3
 
 
-def test_cell_correction_keeps_small_eigenvalues_those_of_the_graph(seed_shaped):
+def test_cell_correction_keeps_small_eigenvalues_those_of_the_graph(seed_shaped, device):
     # The same cells and anchors with every pair inside a cell at affinity 1 (the uncorrected
     # rule) inflate the small eigenvalues several-fold; the correction brings them back.
     X, ref_vals, _ = seed_shaped
-    model = Ncut(n_eig=25, n_sample=512, scan_precision="float32").fit(X)  # the cells rebuilt below
-    P = aff.prepare(X, "cosine")
-    red = nys.fit_reduction(P[model.anchor_indices_], "cosine", 0)
-    own, own_d, _, _ = nys.own_anchors(red, P, chunk_size=4096, device=torch.device("cpu"))
-    own[model.anchor_indices_] = torch.arange(512)
-    own_d[model.anchor_indices_] = 0
+    model = Ncut(n_eig=25, n_sample=512, scan_precision="float32", device=device).fit(X)  # the cells rebuilt below
+    P = aff.prepare(X.to(device), "cosine")
+    anchors = model.anchor_indices_.to(device)
+    red = nys.fit_reduction(P[anchors], "cosine", 0)
+    own, own_d, _, _ = nys.own_anchors(red, P, chunk_size=4096, device=device)
+    assert own.device == own_d.device == P.device
+    own[anchors] = torch.arange(512, device=device)
+    own_d[anchors] = 0
 
     def spectrum(corrected: bool) -> torch.Tensor:
-        W = aff.affinity_(aff.distances(P[model.anchor_indices_], P[model.anchor_indices_], "cosine"), model.gamma_)
-        K, c = nys.cell_graph(W, own, own_d, model.anchor_indices_, model.gamma_)
+        W = aff.affinity_(aff.distances(P[anchors], P[anchors], "cosine"), model.gamma_)
+        K, c = nys.cell_graph(W, own, own_d, anchors, model.gamma_)
+        assert K.device == c.device == P.device
         if not corrected:
             K.diagonal().copy_(c * c)
         s = K.sum(dim=1).rsqrt()
-        return torch.linalg.eigvalsh((s[:, None] * K * s[None, :]).double()).flip(0)[:25]
+        return torch.linalg.eigvalsh((s[:, None] * K * s[None, :]).double()).flip(0)[:25].cpu()
 
     fixed, plain = spectrum(True), spectrum(False)
     assert torch.allclose(fixed.float(), model.eigenvalues_, atol=1e-5)
@@ -85,14 +91,19 @@ def test_cell_correction_keeps_small_eigenvalues_those_of_the_graph(seed_shaped)
     assert err_fixed < err_plain / 3, (err_fixed, err_plain)
 
 
-def test_cells_are_near_anchors_and_anchors_find_themselves(seed_shaped):
+def test_cells_are_near_anchors_and_anchors_find_themselves(seed_shaped, device):
     X = seed_shaped[0]
-    P = aff.prepare(X, "cosine")
     anchors = torch.arange(0, 2048, 7)
-    red = nys.fit_reduction(P[anchors], "cosine", 0)
+    red = nys.fit_reduction(aff.prepare(X, "cosine").to(device)[anchors.to(device)], "cosine", 0)
     assert red.basis is not None and red.basis.shape == (768, nys.SCAN_DIMS)
+    assert red.basis.device == red.proj.device == device
+    P = aff.prepare(X, "cosine")
+    own, own_d, coords, resid = nys.own_anchors(red, P.to(device), chunk_size=300, device=device)
+    assert own.device == own_d.device == coords.device == resid.device == red.basis.device
+    # Everything below compares on the CPU.
+    own, own_d, coords, resid = own.cpu(), own_d.cpu(), coords.cpu(), resid.cpu()
+    red = dataclasses.replace(red, **{k: v.cpu() for k, v in vars(red).items() if isinstance(v, torch.Tensor)})
     assert torch.allclose(red.basis.T @ red.basis, torch.eye(nys.SCAN_DIMS), atol=1e-4)
-    own, own_d, coords, resid = nys.own_anchors(red, P, chunk_size=300, device=torch.device("cpu"))
     assert torch.equal(own[anchors], torch.arange(len(anchors))) and bool((own_d[anchors] == 0).all())
     full = (1 - P @ P[anchors].T).clamp_min(0)
     assert torch.allclose(own_d, full.gather(1, own[:, None]).squeeze(1), atol=1e-5)
@@ -106,14 +117,14 @@ def test_cells_are_near_anchors_and_anchors_find_themselves(seed_shaped):
 
 
 @pytest.mark.parametrize("precision, rtol", [("float32", 1e-4), ("bfloat16", 2e-2)])
-def test_without_reduction_the_extension_is_nystroms_formula(precision, rtol):
+def test_without_reduction_the_extension_is_nystroms_formula(precision, rtol, device):
     # Features narrower than SCAN_DIMS are compared in full: every affinity is exact (to the
     # rounding of the score product), and the extension is the formula of the module doc
     # computed densely here.
     gen = torch.Generator().manual_seed(0)
     X = torch.randn(5, 24, generator=gen)[torch.arange(900) % 5] * 2 + torch.randn(900, 24, generator=gen)
-    model = Ncut(n_eig=6, n_sample=200, scan_precision=precision).fit(X)
-    vecs, _ = model.transform(X)
+    model = Ncut(n_eig=6, n_sample=200, scan_precision=precision, device=device).fit(X.to(device))
+    vecs, _ = model.transform(X.to(device))
     P = aff.prepare(X, "cosine")
     A = P[model.anchor_indices_]
     W = torch.exp(-(1 - P @ A.T).clamp_min(0) / model.gamma_)
@@ -121,29 +132,29 @@ def test_without_reduction_the_extension_is_nystroms_formula(precision, rtol):
     own = W.argmax(dim=1)
     w_own = W.gather(1, own[:, None]).squeeze(1)
     deg = W @ c + 1 - w_own
-    f = model.anchor_eigvecs_ / (model._cell_degree / c).sqrt()[:, None]
+    f = model.anchor_eigvecs_ / (model._cell_degree.cpu() / c).sqrt()[:, None]
     den = torch.maximum(lam * deg[:, None] - (1 - w_own)[:, None], 0.5 * lam * deg[:, None])
     expected = deg.sqrt()[:, None] * (W @ (c[:, None] * f)) / den
     expected[model.anchor_indices_] = model.anchor_eigvecs_
     assert torch.allclose(vecs, expected, atol=rtol * float(expected.abs().max()))
 
 
-def test_rows_identical_to_anchors_get_the_anchor_values(seed_shaped):
-    X = seed_shaped[0]
-    model = Ncut(n_eig=10, n_sample=300).fit(X)
-    vecs, _ = model.transform(X[model.anchor_indices_])
+def test_rows_identical_to_anchors_get_the_anchor_values(seed_shaped, device):
+    X = seed_shaped[0].to(device)
+    model = Ncut(n_eig=10, n_sample=300, device=device).fit(X)
+    vecs, _ = model.transform(X[model.anchor_indices_.to(device)])
     assert torch.equal(vecs, model.anchor_eigvecs_)
 
 
 @pytest.mark.parametrize("precision", PATHS)
-def test_wide_euclidean_features_far_from_the_origin(precision):
+def test_wide_euclidean_features_far_from_the_origin(precision, device):
     # 256 dims (the subspace scan applies) shifted by 1,000 in every coordinate: the same
     # eigenvectors as unshifted, and the planted parts.
     gen = torch.Generator().manual_seed(1)
     labels = torch.arange(1500) % 5
-    X = torch.randn(5, 256, generator=gen)[labels] * 2 + torch.randn(1500, 256, generator=gen)
-    base, base_vals = Ncut(n_eig=5, n_sample=300, distance="euclidean", scan_precision=precision).fit_transform(X)
-    far, far_vals = Ncut(n_eig=5, n_sample=300, distance="euclidean", scan_precision=precision).fit_transform(X + 1000)
+    X = (torch.randn(5, 256, generator=gen)[labels] * 2 + torch.randn(1500, 256, generator=gen)).to(device)
+    base, base_vals = Ncut(n_eig=5, n_sample=300, distance="euclidean", scan_precision=precision, device=device).fit_transform(X)
+    far, far_vals = Ncut(n_eig=5, n_sample=300, distance="euclidean", scan_precision=precision, device=device).fit_transform(X + 1000)
     assert torch.allclose(far_vals, base_vals, atol=1e-3)
     assert mean_principal_cosine(far, base) > 0.999
     assert mean_principal_cosine(far, F.one_hot(labels, 5).float()) > 0.98
@@ -159,9 +170,9 @@ def test_n_neighbors_is_accepted_and_warns_when_changed():
         Ncut(n_eig=50, n_sample=30000, n_neighbors=10, d_gamma=0.5)  # the tutorial's call: silent
 
 
-def test_extension_block_over_the_budget_names_chunk_size(seed_shaped, monkeypatch):
+def test_extension_block_over_the_budget_names_chunk_size(seed_shaped, monkeypatch, device):
     X = seed_shaped[0]
-    model = Ncut(n_eig=5, n_sample=300, chunk_size=2048).fit(X)
+    model = Ncut(n_eig=5, n_sample=300, chunk_size=2048, device=device).fit(X)
     monkeypatch.setenv("NCUT_WIDGET_MEMORY_BUDGET", "4e6")
     with pytest.raises(MemoryBudgetError, match=r"extension to nodes \(2048 rows x 300 anchors.*chunk_size <= \d+"):
         model.transform(X)

@@ -10,20 +10,20 @@ from ncut_widget.engine.propagate import knn_propagate, nearest_anchors
 from ncut_widget.engine.sampling import farthest_point_sampling
 
 
-def test_fps_distinct_deterministic_and_independent_of_global_rng(planted_parts):
-    X = planted_parts[0]
+def test_fps_distinct_deterministic_and_independent_of_global_rng(planted_parts, device):
+    X = planted_parts[0].to(device)
     torch.manual_seed(0)
-    a = farthest_point_sampling(X, 300, seed=4)
+    a = farthest_point_sampling(X, 300, seed=4, device=device)
     torch.manual_seed(99)
-    b = farthest_point_sampling(X, 300, seed=4)
-    assert a.dtype == torch.int64 and a.shape == (300,)
+    b = farthest_point_sampling(X, 300, seed=4, device=device)
+    assert a.dtype == torch.int64 and a.shape == (300,) and a.device.type == "cpu"
     assert torch.equal(a, b)
     assert a.unique().numel() == 300 and int(a.min()) >= 0 and int(a.max()) < 2000
 
 
-def test_fps_covers_every_planted_part(planted_parts):
+def test_fps_covers_every_planted_part(planted_parts, device):
     X, labels = planted_parts
-    picked = farthest_point_sampling(X, 20, seed=0)
+    picked = farthest_point_sampling(X.to(device), 20, seed=0, device=device)
     assert set(labels[picked].tolist()) == set(range(5))
 
 
@@ -42,7 +42,7 @@ def test_fps_torch_fallback_spreads_like_fpsample(planted_parts, monkeypatch):
 
 @pytest.mark.parametrize("distance", ["cosine", "euclidean"])
 @pytest.mark.parametrize("precision", ["bfloat16", "float32"])
-def test_nearest_anchors_match_brute_force(distance, precision):
+def test_nearest_anchors_match_brute_force(distance, precision, device):
     gen = torch.Generator().manual_seed(0)
     A = torch.randn(200, 32, generator=gen)
     Q = torch.randn(500, 32, generator=gen)
@@ -52,15 +52,15 @@ def test_nearest_anchors_match_brute_force(distance, precision):
     else:
         full = torch.cdist(Q, A).pow(2)
     ref_d, ref_i = full.topk(5, dim=1, largest=False)
-    d, i = nearest_anchors(A, Q, 5, distance=distance, precision=precision, chunk_size=64)
+    d, i = nearest_anchors(A.to(device), Q.to(device), 5, distance=distance, precision=precision, chunk_size=64)
     scale = float(full.mean())
     # bfloat16 shortlists, then re-ranks in float32: distances as exact as the float32 scan's.
     assert torch.allclose(d, ref_d, atol=1e-5 * scale)
     assert float((i[:, 0] == ref_i[:, 0]).float().mean()) > 0.999
 
 
-def test_knn_propagate_still_averages_neighbours():
-    A = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
-    vals = torch.tensor([[2.0], [4.0]])
-    out = knn_propagate(vals, A, torch.tensor([[1.0, 0.1], [0.1, 1.0]]), n_neighbors=1)
-    assert out.squeeze(1).tolist() == [2.0, 4.0]
+def test_knn_propagate_still_averages_neighbours(device):
+    A = torch.tensor([[1.0, 0.0], [0.0, 1.0]], device=device)
+    vals = torch.tensor([[2.0], [4.0]], device=device)
+    out = knn_propagate(vals, A, torch.tensor([[1.0, 0.1], [0.1, 1.0]], device=device), n_neighbors=1)
+    assert out.device.type == "cpu" and out.squeeze(1).tolist() == [2.0, 4.0]

@@ -96,7 +96,7 @@ def test_bad_precision_argument():
         Ncut(scan_precision="bf16")
 
 
-def test_ncut_argument_wins_over_the_env(monkeypatch):
+def test_ncut_argument_wins_over_the_env(monkeypatch, device):
     seen = []
     real = propagate.scan_dtype
 
@@ -108,20 +108,21 @@ def test_ncut_argument_wins_over_the_env(monkeypatch):
     monkeypatch.setattr(nystrom, "scan_dtype", spy)  # the extension's node-to-anchor scores
     monkeypatch.setenv("NCUT_WIDGET_SCAN", "float32")
     X = torch.randn(300, 8, generator=torch.Generator().manual_seed(0))
-    Ncut(n_eig=3, n_sample=50, scan_precision="bfloat16").fit(X)
+    Ncut(n_eig=3, n_sample=50, scan_precision="bfloat16", device=device).fit(X)
     assert seen and all(d == torch.bfloat16 for d in seen)
 
 
 # ---------------------------------------------------------------- accuracy of both paths
 @pytest.mark.parametrize("distance", ["cosine", "euclidean"])
 @pytest.mark.parametrize("precision", PATHS)
-def test_neighbours_and_distances_match_brute_force(distance, precision):
+def test_neighbours_and_distances_match_brute_force(distance, precision, device):
     A, Q = clustered(600, 300, 48, offset=0.0, seed=1)
     if distance == "cosine":
         A, Q = F.normalize(A, dim=1), F.normalize(Q, dim=1)
     full, ref_i = brute_force(A, Q, 6, distance)
-    d, i = nearest_anchors(A, Q, 6, distance=distance, precision=precision, chunk_size=128)
+    d, i = nearest_anchors(A.to(device), Q.to(device), 6, distance=distance, precision=precision, chunk_size=128)
     assert d.dtype == torch.float32 and i.dtype == torch.int64 and d.shape == i.shape == (600, 6)
+    assert d.device.type == i.device.type == "cpu"  # documented: results come back to the CPU
     # Returned distances are float32-exact for the returned anchors, on both paths...
     exact = full.gather(1, i)
     assert torch.allclose(d.double(), exact, rtol=1e-4, atol=1e-5 * float(full.mean()))
@@ -132,12 +133,12 @@ def test_neighbours_and_distances_match_brute_force(distance, precision):
 
 
 @pytest.mark.parametrize("precision", PATHS)
-def test_uncentred_euclidean_features(precision):
+def test_uncentred_euclidean_features(precision, device):
     # Offset 100 in 64 dims: |q|^2 ~ 6.4e5 against neighbour distances ~1e2. Expanded without
     # centring, bfloat16 (8 significant bits) loses the distances entirely.
     A, Q = clustered(500, 200, 64, offset=100.0, seed=2)
     full, ref_i = brute_force(A, Q, 5, "euclidean")
-    d, i = nearest_anchors(A, Q, 5, distance="euclidean", precision=precision, chunk_size=100)
+    d, i = nearest_anchors(A.to(device), Q.to(device), 5, distance="euclidean", precision=precision, chunk_size=100)
     assert torch.allclose(d.double(), full.gather(1, i), rtol=1e-4)
     assert float((i[:, 0] == ref_i[:, 0]).float().mean()) >= 0.99
     found = (i.unsqueeze(2) == ref_i.unsqueeze(1)).any(dim=2).float().mean()
@@ -145,8 +146,9 @@ def test_uncentred_euclidean_features(precision):
 
 
 @pytest.mark.parametrize("precision", PATHS)
-def test_scan_is_deterministic_and_chunk_independent(precision):
+def test_scan_is_deterministic_and_chunk_independent(precision, device):
     A, Q = clustered(400, 150, 32, offset=3.0, seed=3)
+    A, Q = A.to(device), Q.to(device)
     a = nearest_anchors(A, Q, 4, distance="euclidean", precision=precision, chunk_size=64)
     b = nearest_anchors(A, Q, 4, distance="euclidean", precision=precision, chunk_size=64)
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
@@ -154,24 +156,26 @@ def test_scan_is_deterministic_and_chunk_independent(precision):
     assert torch.allclose(whole[0], a[0], rtol=1e-5, atol=1e-5)
 
 
-def test_k_is_clipped_to_the_anchor_count():
+def test_k_is_clipped_to_the_anchor_count(device):
     A, Q = clustered(20, 5, 8, offset=0.0, seed=4)
     for precision in PATHS:
-        d, i = nearest_anchors(A, Q, 9, distance="euclidean", precision=precision)
+        d, i = nearest_anchors(A.to(device), Q.to(device), 9, distance="euclidean", precision=precision)
         assert d.shape == (20, 5) and torch.equal(i.sort(dim=1).values, torch.arange(5).expand(20, 5))
 
 
-def test_knn_propagate_scans_in_float32_whatever_the_env(monkeypatch):
+def test_knn_propagate_scans_in_float32_whatever_the_env(monkeypatch, device):
     A, Q = clustered(300, 100, 16, offset=0.0, seed=5)
-    vals = torch.randn(100, 3, generator=torch.Generator().manual_seed(6))
+    A, Q = A.to(device), Q.to(device)
+    vals = torch.randn(100, 3, generator=torch.Generator().manual_seed(6)).to(device)
     monkeypatch.setenv("NCUT_WIDGET_SCAN", "float32")
     ref = knn_propagate(vals, A, Q, n_neighbors=5)
     monkeypatch.setenv("NCUT_WIDGET_SCAN", "bfloat16")
     assert torch.equal(knn_propagate(vals, A, Q, n_neighbors=5), ref)
 
 
-def test_scan_block_over_the_budget_names_chunk_size(monkeypatch):
+def test_scan_block_over_the_budget_names_chunk_size(monkeypatch, device):
     A, Q = clustered(4000, 1000, 8, offset=0.0, seed=7)
+    A, Q = A.to(device), Q.to(device)
     monkeypatch.setenv("NCUT_WIDGET_MEMORY_BUDGET", "4e6")
     with pytest.raises(MemoryBudgetError, match=r"nearest-anchor scan \(4000 query rows x 1000 anchors.*chunk_size <= \d+"):
         nearest_anchors(A, Q, 3, distance="euclidean", precision="float32", chunk_size=8192)
@@ -185,14 +189,14 @@ def test_scan_block_over_the_budget_names_chunk_size(monkeypatch):
 
 # ---------------------------------------------------------------- Ncut on both paths
 @pytest.mark.parametrize("precision", PATHS)
-def test_ncut_paths_agree(planted_parts, precision, monkeypatch):
-    X, labels = planted_parts
+def test_ncut_paths_agree(planted_parts, precision, monkeypatch, device):
+    X, labels = planted_parts[0].to(device), planted_parts[1]
     monkeypatch.setenv("NCUT_WIDGET_SCAN", "float32")
-    ref, ref_vals = Ncut(n_eig=6, n_sample=400).fit_transform(X)
+    ref, ref_vals = Ncut(n_eig=6, n_sample=400, device=device).fit_transform(X)
     monkeypatch.setenv("NCUT_WIDGET_SCAN", precision)
-    model = Ncut(n_eig=6, n_sample=400)
+    model = Ncut(n_eig=6, n_sample=400, device=device)
     vecs, vals = model.fit_transform(X)
-    again, _ = Ncut(n_eig=6, n_sample=400).fit_transform(X)
+    again, _ = Ncut(n_eig=6, n_sample=400, device=device).fit_transform(X)
     assert torch.equal(vecs, again), "same input and seed, same output"
     assert torch.allclose(vals, ref_vals, atol=1e-3)
     assert mean_principal_cosine(vecs[:, :5], ref[:, :5]) > 0.999
@@ -202,12 +206,12 @@ def test_ncut_paths_agree(planted_parts, precision, monkeypatch):
 
 @pytest.mark.parametrize("n_sample", [300, 3000], ids=["nystrom", "exact"])
 @pytest.mark.parametrize("precision", PATHS)
-def test_ncut_euclidean_is_translation_invariant(planted_parts, precision, n_sample, monkeypatch):
+def test_ncut_euclidean_is_translation_invariant(planted_parts, precision, n_sample, monkeypatch, device):
     X, labels = planted_parts
-    X = X[:1200]
+    X = X[:1200].to(device)
     monkeypatch.setenv("NCUT_WIDGET_SCAN", precision)
-    base, base_vals = Ncut(n_eig=5, n_sample=n_sample, distance="euclidean").fit_transform(X)
-    far, far_vals = Ncut(n_eig=5, n_sample=n_sample, distance="euclidean").fit_transform(X + 1000.0)
+    base, base_vals = Ncut(n_eig=5, n_sample=n_sample, distance="euclidean", device=device).fit_transform(X)
+    far, far_vals = Ncut(n_eig=5, n_sample=n_sample, distance="euclidean", device=device).fit_transform(X + 1000.0)
     assert torch.allclose(far_vals, base_vals, atol=1e-3)
     assert mean_principal_cosine(far, base) > 0.999
     indicators = F.one_hot(labels[:1200], 5).float()

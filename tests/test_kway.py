@@ -20,18 +20,20 @@ def _planted(n_parts: int, n: int = 3000, dims: int = 32, seed: int = 0) -> tupl
 
 
 @pytest.fixture(scope="module")
-def eig8() -> tuple[torch.Tensor, torch.Tensor]:
+def eig8(device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eigenvectors of 8 planted parts (computed on the CPU: the same input for every device),
+    moved to the device under test; labels on the CPU."""
     X, labels = _planted(8)
-    vecs, _ = Ncut(n_eig=12, n_sample=600).fit_transform(X)
-    return vecs, labels
+    vecs, _ = Ncut(n_eig=12, n_sample=600, device="cpu").fit_transform(X)
+    return vecs.to(device), labels
 
 
 @pytest.mark.parametrize("k", [3, 5, 8])
-def test_recovers_planted_parts(k):
+def test_recovers_planted_parts(k, device):
     X, labels = _planted(k, seed=k)
-    vecs, _ = Ncut(n_eig=max(k + 2, 6), n_sample=500).fit_transform(X)
-    seg = segment_labels(vecs, k)
-    assert seg.dtype == torch.int64 and seg.shape == labels.shape
+    vecs, _ = Ncut(n_eig=max(k + 2, 6), n_sample=500, device=device).fit_transform(X.to(device))
+    seg = segment_labels(vecs.to(device), k)
+    assert seg.dtype == torch.int64 and seg.shape == labels.shape and seg.device.type == "cpu"
     assert adjusted_rand_score(labels.numpy(), seg.numpy()) >= 0.95
 
 
@@ -39,13 +41,15 @@ def test_rotated_rows_are_unit_and_argmax_is_the_segment(eig8):
     vecs, _ = eig8
     out = kway_ncut(vecs, 8)
     assert out.shape == (vecs.shape[0], 8) and out.dtype == torch.float32
-    torch.testing.assert_close(out.norm(dim=1), torch.ones(vecs.shape[0]), atol=1e-5, rtol=0)
-    assert torch.equal(out.argmax(1), segment_labels(vecs, 8))
+    assert out.device == vecs.device  # documented: on the eigenvectors' device
+    torch.testing.assert_close(out.norm(dim=1).cpu(), torch.ones(vecs.shape[0]), atol=1e-5, rtol=0)
+    assert torch.equal(out.argmax(1).cpu(), segment_labels(vecs, 8))
 
 
 def test_rotation_is_orthogonal(eig8):
     R = axis_align(eig8[0], 8)
-    torch.testing.assert_close(R.T @ R, torch.eye(8), atol=1e-5, rtol=0)
+    assert R.device == eig8[0].device and R.dtype == torch.float32
+    torch.testing.assert_close((R.T @ R).cpu(), torch.eye(8), atol=1e-5, rtol=0)
 
 
 def test_same_seed_same_segments_whatever_global_rng(eig8):
@@ -68,12 +72,15 @@ def test_sampled_fit_labels_every_node_like_the_full_fit(eig8):
 
 def test_numpy_input_gives_the_same_answer(eig8):
     vecs, _ = eig8
-    assert torch.equal(segment_labels(vecs.numpy(), 5), segment_labels(vecs, 5))
+    device = vecs.device  # the numpy copy computed on the same device: the same labels
+    assert torch.equal(segment_labels(vecs.cpu().numpy(), 5, device=device), segment_labels(vecs, 5))
 
 
 def test_more_columns_than_clusters_uses_the_leading_ones(eig8):
     vecs, _ = eig8
     assert torch.equal(kway_ncut(vecs, 4), kway_ncut(vecs[:, :4].contiguous(), 4))
+    # An explicit device computes there, and the output stays on the eigenvectors' device.
+    assert kway_ncut(vecs.cpu(), 4, device=vecs.device).device.type == "cpu"
 
 
 @pytest.mark.parametrize(

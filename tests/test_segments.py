@@ -13,14 +13,16 @@ from ncut_widget.widget.segments import ladder_levels, segment_ladder
 
 
 @pytest.fixture(scope="module")
-def planted():
+def planted(device):
+    """Eigenvectors of 6 planted parts (fitted on the device under test, and left there: the
+    ladder computes where the eigenvectors are), random colours, the labels."""
     gen = torch.Generator().manual_seed(2)
     centers = torch.randn(6, 32, generator=gen) * 3
     labels = torch.arange(1800) % 6
     X = centers[labels] + torch.randn(1800, 32, generator=gen)
-    vecs, _ = Ncut(n_eig=10, n_sample=400).fit_transform(X)
+    vecs, _ = Ncut(n_eig=10, n_sample=400, device=device).fit_transform(X.to(device))
     rgb = torch.rand(1800, 3, generator=gen).numpy()
-    return vecs, rgb, labels
+    return vecs.to(device), rgb, labels
 
 
 def test_levels_are_the_ladder_within_the_eigenvectors():

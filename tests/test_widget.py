@@ -82,7 +82,8 @@ def test_similarity_and_masks_follow_selection_and_threshold(widget: NcutWidget)
     widget.n_eig_view = 4
     sim = widget.similarity()
     assert sim.shape == (160,) and sim[7] == pytest.approx(1.0, abs=1e-5)
-    np.testing.assert_allclose(sim, wire.similarity(wire.decode_eigvecs(wire.EncodedState(widget.meta, widget.payload)), [7], 4))
+    sent = wire.decode_eig_codes(wire.EncodedState(widget.meta, widget.payload))
+    np.testing.assert_array_equal(sim, wire.similarity(*sent, [7], 4))
     widget.threshold = 0.3
     masks = widget.selected_masks()
     assert [m.shape for m in masks] == [(2, 4, 4), (2, 8, 8)]

@@ -210,3 +210,29 @@ describe("createStore: negatives", () => {
     expect(store.negative).toEqual([5]);
   });
 });
+
+describe("createStore: saving large selections", () => {
+  it("sends a list over 10,000 ids after the frame that draws it, once, and small ones at once", async () => {
+    const { model, store } = loaded();
+    const big = Array.from({ length: 10001 }, (_, i) => i % store.data.nNodes);
+    store.setTrait("selected", big);
+    expect(model.get("selected")).toBe(big); // the views already have it
+    expect(model.saves).toBe(0);
+    store.setTrait("negative", big); // coalesced with the pending save
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(model.saves).toBe(1);
+    store.pick(3);
+    expect(model.saves).toBe(2);
+  });
+});
+
+describe("createStore: ids from the kernel", () => {
+  it("keeps each valid id once, first occurrence first, and skips out-of-range ones with a warning", () => {
+    const { model, store } = loaded();
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    model.set("selected", [5, 3, 5, -1, store.data.nNodes, 2.5, 3]);
+    expect(store.selected).toEqual([5, 3]);
+    expect(warn).toHaveBeenCalledTimes(3);
+    warn.mockRestore();
+  });
+});

@@ -65,6 +65,16 @@ def check_open_unit(value: Any, name: str) -> float:
     return value
 
 
+def check_share(value: Any, name: str) -> float:
+    """Return ``value`` as a float in ``[0, 1)``, or raise naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise TypeError(f"{name} must be a number in [0, 1), got {type(value).__name__}")
+    value = float(value)
+    if not (0.0 <= value < 1.0):  # also refuses NaN
+        raise ValueError(f"{name} must be in [0, 1), got {value}")
+    return value
+
+
 def resolve_device(device: str | torch.device | None) -> torch.device:
     """Map ``None`` to CUDA when available (else CPU); validate explicit device strings."""
     if device is None:

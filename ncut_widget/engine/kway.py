@@ -110,8 +110,9 @@ def axis_align(
     best_obj = float("inf")
     for _ in range(max_iter):
         labels = (X64 @ R).argmax(dim=1)
-        # X^T D without forming the (n, k) one-hot: column j sums the rows assigned to axis j.
-        M = torch.zeros((k, k), dtype=X64.dtype, device=dev).index_add_(1, labels, X64.T)
+        # X^T D: column j sums the rows assigned to axis j. A product with the one-hot D, not an
+        # index_add_ (whose float atomics add in a different order on every CUDA run).
+        M = X64.T @ F.one_hot(labels, k).to(X64.dtype)
         U, S, Vh = torch.linalg.svd(M)
         # min over orthogonal R of |D - X R|^2 for this assignment, reached at R = U Vh.
         obj = 2.0 * (n - float(S.sum()))

@@ -1,6 +1,7 @@
 """Everything anywidget: the widget class, its binary state, the explore() pipeline, export."""
 
+from .compare import Comparison, compare
 from .pipeline import explore
 from .widget import NcutWidget
 
-__all__ = ["NcutWidget", "explore"]
+__all__ = ["Comparison", "NcutWidget", "compare", "explore"]

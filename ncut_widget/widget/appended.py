@@ -89,15 +89,17 @@ def encode_addition(
     return wire.EncodedState(meta=meta, payload=payload)
 
 
-def decode_addition(base: dict[str, Any], chunk: wire.EncodedState) -> tuple[np.ndarray, np.ndarray]:
-    """A chunk as the browser decodes it: ``(eigvecs (M, k) float32, segment labels (L, M) uint8)``."""
+def decode_addition(chunk: wire.EncodedState) -> tuple[np.ndarray, np.ndarray]:
+    """A chunk as the browser holds it: ``(eigenvector codes (M, k) int8, segment labels (L, M) uint8)``.
+
+    The codes dequantize with the first payload's ``eig_scale`` (they were quantized with it).
+    """
     spec = chunk.meta["arrays"]["eigvecs"]
     n, k = spec["shape"]
-    q = np.frombuffer(chunk.payload, dtype=np.int8, count=n * k, offset=spec["offset"]).reshape(n, k)
-    eig = wire.dequantize_eigvecs(q, np.asarray(base["eig_scale"], dtype=np.float32))
+    codes = np.frombuffer(chunk.payload, dtype=np.int8, count=n * k, offset=spec["offset"]).reshape(n, k)
     seg = chunk.meta["arrays"].get("segments")
     if seg is None:
-        return eig, np.zeros((0, n), dtype=np.uint8)
+        return codes, np.zeros((0, n), dtype=np.uint8)
     levels = seg["shape"][0]
     labels = np.frombuffer(chunk.payload, dtype=np.uint8, count=levels * n, offset=seg["offset"])
-    return eig, labels.reshape(levels, n)
+    return codes, labels.reshape(levels, n)

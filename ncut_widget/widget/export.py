@@ -6,6 +6,7 @@ import base64
 import html
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,8 @@ if TYPE_CHECKING:
     from .widget import NcutWidget
 
 # Traits the page restores; everything else is derived in the browser.
-_PAGE_TRAITS = ("meta", "selected", "negative", "n_eig_view", "threshold", "color_mode", "k", "stage", "progress", "status", "error")
+_PAGE_TRAITS = ("meta", "selected", "negative", "n_eig_view", "threshold", "color_mode", "k", "stage", "progress",
+                "status", "error", "title", "link_group")
 
 _PAGE = """<!DOCTYPE html>
 <html lang="en">
@@ -67,10 +69,23 @@ def page_state(widget: NcutWidget) -> dict[str, Any]:
 
 def save_html(widget: NcutWidget, path: str | Path, title: str = "ncut_widget") -> Path:
     """Write one HTML file holding the bundle, the CSS and the state: no network, works from file://."""
+    return save_page([widget], path, title=title)
+
+
+def save_page(widgets: Sequence[NcutWidget], path: str | Path, title: str = "ncut_widget", columns: int = 1) -> Path:
+    """:func:`save_html` for several widgets: one file, the panels in a grid of ``columns``, linked
+    by their ``link_group`` as in the notebook (js/standalone.js)."""
     from .widget import _bundle
 
-    widget.results  # noqa: B018 - a clear error before results exist
-    state = json.dumps(page_state(widget), separators=(",", ":")).replace("<", "\\u003c")
+    if not widgets:
+        raise ValueError("save_page needs at least one widget")
+    for widget in widgets:
+        widget.results  # noqa: B018 - a clear error before results exist
+    content: dict[str, Any] = (
+        page_state(widgets[0]) if len(widgets) == 1
+        else {"panels": [page_state(w) for w in widgets], "columns": int(columns)}
+    )
+    state = json.dumps(content, separators=(",", ":")).replace("<", "\\u003c")
     js = _bundle("standalone.js").read_text(encoding="utf-8")
     css = _bundle("widget.css").read_text(encoding="utf-8")
     page = _PAGE.format(title=html.escape(title), css=_inline_safe(css), state=state, js=_inline_safe(js))

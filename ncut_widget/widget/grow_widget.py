@@ -55,9 +55,10 @@ def append_images(widget: NcutWidget, images: Any) -> None:
         widget.meta, block, names, sizes, eig, grown.X_3d[n_old:], grown.rgb[n_old:],
         grown.images[block.first :], labels,
     )
-    eig_wire, seg_wire = decode_addition(widget.meta, chunk)
+    codes, seg_wire = decode_addition(chunk)
     widget._results = grown
-    widget._eig_wire = np.concatenate([widget._eig_wire, eig_wire])
+    old_codes, scales = widget._eig_codes
+    widget._eig_codes = (np.concatenate([old_codes, codes]), scales)
     if widget._segment_labels is not None:
         widget._segment_labels = np.concatenate([widget._segment_labels, seg_wire], axis=1)
     value = [*widget.appended, {"meta": chunk.meta, "payload": chunk.payload}]

@@ -76,13 +76,24 @@ def _coloring(name: str) -> Callable[..., Any]:
 
 def _run(plan: _Plan, report: Callable[[str, int, int], None], keep_model: bool = False) -> Any:
     """``Results``; with ``keep_model``, ``(Results, MapModel)`` (what ``add_images`` needs)."""
-    from ..engine.ncut import Ncut
     from ..features import extract_features
 
     features = extract_features(
         plan.images, resolutions=plan.resolutions, layer=plan.layer, backbone=plan.backbone,
         device=plan.device, progress=report,
     )
+    return fit_results(plan, features, report, keep_model)
+
+
+def fit_results(
+    plan: _Plan, features: Any, report: Callable[[str, int, int], None], keep_model: bool = False
+) -> Any:
+    """Ncut -> coloring of ``features`` (a ``MultiResFeatures``) with ``plan``'s settings.
+
+    Returns ``Results``; with ``keep_model``, ``(Results, MapModel)`` (what ``add_images`` needs).
+    """
+    from ..engine.ncut import Ncut
+
     ncut = Ncut(n_eig=plan.n_eig, device=plan.device, seed=plan.seed,
                 progress=_prefixed(report, "Normalized cut"), **plan.ncut_kwargs)
     eigvecs, _ = ncut.fit_transform(features.nodes)

@@ -80,10 +80,11 @@ def segment_ladder(
     for level, k in enumerate(ks):
         if progress is not None:
             progress("Segments", level, len(ks))
-        # kway_ncut(V, k, seed=seed), with its rotation kept for nodes added to the map later.
+        # kway_ncut(V, k, seed=seed), with its rotation kept for nodes added to the map later;
+        # computed where the eigenvectors are (CUDA ones stay there), the labels come back.
         R = axis_align(V, k, n_sample=DEFAULT_FIT_SAMPLE, seed=seed)
         rotations.append(R.detach().cpu())
-        lab = rotate(V, R).argmax(dim=1).numpy()
+        lab = rotate(V, R).argmax(dim=1).cpu().numpy()
         labels[level] = lab
         counts = np.bincount(lab, minlength=k)
         sums = np.stack([np.bincount(lab, weights=rgb[:, c], minlength=k) for c in range(3)], axis=1)

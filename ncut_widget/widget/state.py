@@ -239,12 +239,17 @@ def decode_segments(state: EncodedState) -> tuple[tuple[int, ...], np.ndarray]:
     return tuple(int(k) for k in state.meta["segments"]["ks"]), labels.reshape(levels, count)
 
 
-def decode_eigvecs(state: EncodedState) -> np.ndarray:
-    """The eigenvectors exactly as the browser sees them: ``(N, k)`` float32."""
+def decode_eig_codes(state: EncodedState) -> tuple[np.ndarray, np.ndarray]:
+    """The eigenvectors as the browser holds them: ``(codes (N, k) int8, scales (k,) float32)``."""
     spec = state.meta["arrays"]["eigvecs"]
     n, k = spec["shape"]
-    q = np.frombuffer(state.payload, dtype=np.int8, count=n * k, offset=spec["offset"]).reshape(n, k)
-    return dequantize_eigvecs(q, np.asarray(state.meta["eig_scale"], dtype=np.float32))
+    codes = np.frombuffer(state.payload, dtype=np.int8, count=n * k, offset=spec["offset"]).reshape(n, k)
+    return codes, np.asarray(state.meta["eig_scale"], dtype=np.float32)
+
+
+def decode_eigvecs(state: EncodedState) -> np.ndarray:
+    """The eigenvectors exactly as the browser sees them: ``(N, k)`` float32."""
+    return dequantize_eigvecs(*decode_eig_codes(state))
 
 
 # A node is kept only when its cosine to the positives beats its cosine to the negatives by this much.
@@ -253,17 +258,55 @@ NEGATIVE_MARGIN = 0.1
 SUPPRESSED = -2.0
 
 
-def _cosine_to_mean(unit: np.ndarray, ids: Sequence[int]) -> np.ndarray:
-    """``(N,)`` float32 cosine of every unit row to the mean direction of rows ``ids``; zeros when that mean is 0."""
-    center = unit[np.asarray(ids, dtype=np.int64)].mean(axis=0)
-    length = float(np.linalg.norm(center))
-    if length == 0.0:
-        return np.zeros(unit.shape[0], dtype=np.float32)
-    return (unit @ (center / length).astype(np.float32)).astype(np.float32)
+# The largest int16 query weight (js/similarity.js WEIGHT_MAX).
+WEIGHT_MAX = 32767
+
+
+def inverse_norms(codes: np.ndarray, scales: np.ndarray, n_view: int) -> np.ndarray:
+    """``(N,)`` float32 ``1 / |row|`` of the dequantized rows in the first ``n_view`` columns (0 for a
+    zero row): float64 sums column by column, as js/similarity.js ``invNorms`` adds them."""
+    total = np.zeros(codes.shape[0], dtype=np.float64)
+    for j in range(n_view):
+        e = codes[:, j].astype(np.float64)
+        total += e * e * (float(scales[j]) * float(scales[j]))
+    inv = np.zeros_like(total)
+    np.divide(1.0, np.sqrt(total), out=inv, where=total > 0)
+    return inv.astype(np.float32)
+
+
+def _query_scores(codes: np.ndarray, scales: np.ndarray, inv: np.ndarray, ids: Sequence[int], n_view: int) -> np.ndarray:
+    """``(N,)`` float32 cosine of every row to the direction of the unit rows ``ids``, computed
+    operation for operation as js/similarity.js ``compute`` does (bit-identical scores): the
+    direction summed in float64 in selection order, int16 weights, an exact integer dot product,
+    then ``f32(dot * unit * inv)``. Zeros when the direction is 0."""
+    rows = np.asarray(ids, dtype=np.int64)
+    s = [float(v) for v in scales[:n_view]]
+    terms = codes[rows, :n_view].astype(np.float64) * np.asarray(s) * inv[rows].astype(np.float64)[:, None]
+    c = np.add.accumulate(terms, axis=0)[-1]  # sequential, like the browser's loop (not pairwise)
+    norm = 0.0
+    for v in c:
+        norm += float(v) * float(v)
+    norm = float(np.sqrt(norm))
+    zeros = np.zeros(codes.shape[0], dtype=np.float32)
+    if not norm > 0:
+        return zeros
+    w = np.array([(s[j] * float(c[j])) / norm for j in range(n_view)], dtype=np.float32)
+    peak = float(np.abs(w).max())
+    if not peak > 0:
+        return zeros
+    factor = WEIGHT_MAX / peak
+    q = np.floor(w.astype(np.float64) * factor + 0.5)
+    # Float64 products of int8 codes and int16 weights sum exactly (far below 2**53) in any order.
+    dot = codes[:, :n_view].astype(np.float64) @ q
+    return ((dot * (peak / WEIGHT_MAX)) * inv.astype(np.float64)).astype(np.float32)
 
 
 def similarity(
-    eig: np.ndarray, selected: Sequence[int], n_eig_view: int, negative: Sequence[int] = ()
+    codes: np.ndarray,
+    scales: np.ndarray,
+    selected: Sequence[int],
+    n_eig_view: int,
+    negative: Sequence[int] = (),
 ) -> np.ndarray:
     """The score every node is highlighted by (docs/wire-format.md "Similarity"), in the first ``n_eig_view`` columns.
 
@@ -271,26 +314,29 @@ def similarity(
     ``negative`` the score is ``pos``. With negatives, ``neg_i`` is the same cosine to the
     negatives' mean direction, and the score is ``pos_i`` where ``pos_i - neg_i >= NEGATIVE_MARGIN``
     and :data:`SUPPRESSED` (-2, below any threshold) elsewhere. The selected nodes themselves
-    score 1: a selection (a box, a lasso, a segment) is never dimmed.
+    score 1: a selection (a box, a lasso, a segment) is never dimmed. The query direction is
+    applied as int16 weights (relative error under 2e-5); the numbers are bit-identical to the
+    browser's.
 
     Args:
-        eig: ``(N, k)`` float32 eigenvectors as sent (see :func:`decode_eigvecs`).
-        selected: positive node ids; empty gives zeros.
+        codes: ``(N, k)`` int8 eigenvector codes as sent (see :func:`decode_eig_codes`).
+        scales: ``(k,)`` float32 per-column scales (value = code * scale).
+        selected: positive node ids (repeats count once, first occurrence first); empty gives zeros.
         n_eig_view: leading columns used, clipped to ``[1, k]``.
         negative: negative node ids (Alt-clicks in the browser).
 
     Returns:
         ``(N,)`` float32, in [-1, 1] or -2; the same numbers the browser shows.
     """
-    n_view = int(min(max(n_eig_view, 1), eig.shape[1]))
-    q = eig[:, :n_view].astype(np.float32)
-    norms = np.linalg.norm(q, axis=1, keepdims=True)
-    unit = np.divide(q, norms, out=np.zeros_like(q), where=norms > 0)
+    n_view = int(min(max(n_eig_view, 1), codes.shape[1]))
+    selected = list(dict.fromkeys(int(i) for i in selected))
+    negative = list(dict.fromkeys(int(i) for i in negative))
     if len(selected) == 0:
-        return np.zeros(eig.shape[0], dtype=np.float32)
-    score = _cosine_to_mean(unit, selected)
+        return np.zeros(codes.shape[0], dtype=np.float32)
+    inv = inverse_norms(codes, scales, n_view)
+    score = _query_scores(codes, scales, inv, selected, n_view)
     if len(negative) > 0:
-        neg = _cosine_to_mean(unit, negative)
+        neg = _query_scores(codes, scales, inv, negative, n_view)
         score = np.where(score - neg >= np.float32(NEGATIVE_MARGIN), score, np.float32(SUPPRESSED)).astype(np.float32)
     score[np.asarray(selected, dtype=np.int64)] = 1.0
     return score

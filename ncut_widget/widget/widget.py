@@ -14,7 +14,7 @@ import numpy as np
 import traitlets
 
 from ..progress import Cancelled
-from . import cells
+from . import cells, links
 from . import state as wire
 from .jobs import Job, Mailbox, release_freed_memory
 from .results import Results, build_results
@@ -52,7 +52,7 @@ class _Encoded:
 
     results: Results
     state: wire.EncodedState
-    eig_wire: np.ndarray  # (N, k) float32, the eigenvectors exactly as the browser decodes them
+    eig_codes: tuple[np.ndarray, np.ndarray]  # (N, k) int8 codes and (k,) float32 scales, as the browser holds them
     segment_ks: tuple[int, ...]  # (L,) the ladder's segment counts, ascending
     segment_labels: np.ndarray  # (L, N) uint8, the labels exactly as the browser decodes them
     map_model: Any = None  # growth.MapModel (with the ladder's rotations) when explore() fitted one
@@ -71,7 +71,7 @@ class _Encoded:
         )
         ks, labels = wire.decode_segments(state)
         grown = None if model is None else model.with_ladder(ladder)
-        return cls(results, state, wire.decode_eigvecs(state), ks, labels, grown)
+        return cls(results, state, wire.decode_eig_codes(state), ks, labels, grown)
 
 
 class _ProgressWrites:
@@ -147,13 +147,17 @@ class NcutWidget(anywidget.AnyWidget):
     progress = traitlets.Float(0.0).tag(sync=True)
     status = traitlets.Unicode("").tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
+    # A short name the header shows ("layer 9", a model's name); empty shows none.
+    title = traitlets.Unicode("").tag(sync=True)
+    # Widgets with the same non-empty group select by pixel region together (NcutWidget.link).
+    link_group = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, **kwargs: Any) -> None:
         _bundle("widget.js")
         super().__init__(**kwargs)
         self._mailbox = Mailbox()
         self._results: Results | None = None
-        self._eig_wire: np.ndarray | None = None
+        self._eig_codes: tuple[np.ndarray, np.ndarray] | None = None
         self._segment_ks: tuple[int, ...] = ()
         self._segment_labels: np.ndarray | None = None
         self._map_model: Any = None
@@ -229,7 +233,7 @@ class NcutWidget(anywidget.AnyWidget):
 
     def _show(self, encoded: _Encoded) -> None:
         self._results = encoded.results
-        self._eig_wire = encoded.eig_wire
+        self._eig_codes = encoded.eig_codes
         self._segment_ks = encoded.segment_ks
         self._segment_labels = encoded.segment_labels
         self._map_model = encoded.map_model
@@ -323,7 +327,7 @@ class NcutWidget(anywidget.AnyWidget):
             mailbox.close()  # pending writes may hold whole results
         held_data = getattr(self, "_results", None) is not None or bool(self.payload)
         self._results = None
-        self._eig_wire = None
+        self._eig_codes = None
         self._segment_labels = None
         self._map_model = None
         self._closed = True
@@ -337,6 +341,26 @@ class NcutWidget(anywidget.AnyWidget):
             self.appended = []
         if held_data:
             release_freed_memory()
+
+    # --- linking by pixel region -------------------------------------------------------------
+    @staticmethod
+    def link(a: NcutWidget, b: NcutWidget, *more: NcutWidget) -> None:
+        """Link widgets on the same images: a selection in one (a click, a box, a lasso, or
+        ``w.selected = [...]`` from Python) selects, in every other, the patches that overlap
+        the same pixels, at each of its resolutions, whatever its patch size or grid.
+
+        Every widget must have results showing the same number of images with the same sizes
+        (``ValueError`` otherwise). Widgets already linked elsewhere bring their group along.
+        """
+        links.link([a, b, *more])
+
+    @traitlets.observe("link_group")
+    def _on_link_group(self, change: dict) -> None:
+        links.regroup(self, change["old"], change["new"])
+
+    @traitlets.observe("selected", "negative")
+    def _on_selection(self, change: dict) -> None:
+        links.propagate(self, change["name"], change["new"])
 
     # --- validation ---------------------------------------------------------------------------
     @traitlets.validate("selected", "negative")
@@ -435,8 +459,8 @@ class NcutWidget(anywidget.AnyWidget):
         """``(N,)`` float32 score of every node: the numbers the browser draws and thresholds.
 
         Cosine in the first ``n_eig_view`` eigenvectors as sent to the browser (int8) to the mean
-        direction of ``nodes`` (default: ``selected``); with negatives (default: ``negative``)
-        nodes not at least ``state.NEGATIVE_MARGIN`` nearer the positives than the negatives
+        direction of ``nodes`` (default: ``selected``), bit-identical to the browser's numbers;
+        with negatives (default: ``negative``) nodes not at least ``state.NEGATIVE_MARGIN`` nearer the positives than the negatives
         score ``state.SUPPRESSED`` (-2). See docs/wire-format.md "Similarity".
         """
         self.results  # noqa: B018 - raises a clear error before results exist
@@ -446,8 +470,14 @@ class NcutWidget(anywidget.AnyWidget):
         bad = [i for i in ids + neg if not 0 <= int(i) < n]
         if bad:
             raise ValueError(f"node ids {bad[:5]} are out of range: this widget has {n} nodes")
-        assert self._eig_wire is not None
-        return wire.similarity(self._eig_wire, ids, self.n_eig_view, neg)
+        assert self._eig_codes is not None
+        return wire.similarity(*self._eig_codes, ids, self.n_eig_view, neg)
+
+    @property
+    def _eig_wire(self) -> np.ndarray:
+        """``(N, k)`` float32: the eigenvectors exactly as the browser dequantizes them (tests, debugging)."""
+        assert self._eig_codes is not None, "no results"
+        return wire.dequantize_eigvecs(*self._eig_codes)
 
     def selected_masks(self) -> list[np.ndarray]:
         """Per resolution, a boolean ``(n_images, h, w)`` grid of the highlighted patches."""

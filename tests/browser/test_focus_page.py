@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from ._gestures import focus_pick
 from ._synthetic import synthetic_widget
 from ._widget_dom import WidgetDom, node_id
 
@@ -31,18 +32,8 @@ def test_clicking_a_name_focuses_the_image_with_every_resolution_pickable(focus_
     cells = panel.locator("canvas.ncut-focus-cell")
     assert cells.count() == len(w.meta["resolutions"])
     assert {cells.nth(i).get_attribute("data-image") for i in range(cells.count())} == {"1"}
-    finest = w.meta["resolutions"][1]
-    box = panel.locator('canvas.ncut-focus-cell[data-res="1"]').bounding_box()
-    assert box["width"] / finest["w"] >= 8 and box["height"] / finest["h"] >= 8
-
-    # Every patch is exactly pickable: a click at a patch's centre selects that node.
-    for row, col in [(0, 0), (17, 30), (31, 5)]:
-        cell = panel.locator('canvas.ncut-focus-cell[data-res="1"]')
-        cell.scroll_into_view_if_needed()
-        box = cell.bounding_box()
-        page.mouse.click(box["x"] + (col + 0.5) * box["width"] / finest["w"], box["y"] + (row + 0.5) * box["height"] / finest["h"])
-        expected = node_id(w.meta, 1, 1, row, col)
-        page.wait_for_function("n => document.querySelector('.ncut').dataset.selected === String(n)", arg=expected)
+    # Patches at least 8 px, every one exactly pickable: a click at a patch's centre selects that node.
+    focus_pick(dom, 1, 1, [(0, 0), (17, 30), (31, 5)])
     assert log.page_errors == [] and log.console_errors == []
 
 
@@ -70,4 +61,26 @@ def test_arrows_move_the_focused_patch_enter_selects_escape_returns(focus_page) 
     panel.wait_for(state="hidden")
     assert dom.selected() == [expected]  # Escape left the focus view, not the selection
     assert dom.cell(1, 1).is_visible()
+    assert log.page_errors == [] and log.console_errors == []
+
+
+def test_the_keyboard_alone_opens_an_image_and_selects_a_patch(focus_page) -> None:
+    w, page, log, dom = focus_page
+    panel = dom.root.locator(".ncut-focus")
+    if panel.is_visible():
+        panel.focus()
+        page.keyboard.press("Escape")
+        panel.wait_for(state="hidden")
+    name = dom.root.locator('.ncut-colname[data-image="2"]')
+    name.focus()  # image names are in the tab order
+    page.keyboard.press("Enter")
+    panel.wait_for(state="visible")
+    assert {c.get_attribute("data-image") for c in panel.locator("canvas.ncut-focus-cell").all()} == {"2"}
+    panel.focus()
+    res, row, col = (int(v) for v in panel.get_attribute("data-cursor").split(","))
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Enter")
+    r = w.meta["resolutions"][res]
+    expected = node_id(w.meta, res, 2, row, min(col + 1, r["w"] - 1))
+    page.wait_for_function("n => document.querySelector('.ncut').dataset.selected === String(n)", arg=expected)
     assert log.page_errors == [] and log.console_errors == []

@@ -56,13 +56,13 @@ def _wait_changed(dom: WidgetDom, cells: list, before: list[np.ndarray], timeout
 
 
 def _assert_same_highlight_count(probe: KernelProbe, dom: WidgetDom) -> None:
-    """The browser highlights as many nodes as Python's w.similarity() puts at or above the threshold
-    (same int8 eigenvectors, same cosine); ±1 for a float32 rounding tie exactly at the threshold."""
+    """The browser highlights exactly as many nodes as Python's w.similarity() puts at or above the
+    threshold (same int8 codes, same operations: bit-identical scores)."""
     expected = probe.eval("int((w.similarity() >= w.threshold).sum())")
     match = re.search(r"([\d,]+) of [\d,]+ nodes", dom.summary())
     assert match, f"no highlight count in the summary {dom.summary()!r}"
     shown = int(match.group(1).replace(",", ""))
-    assert abs(shown - expected) <= 1, f"python highlights {expected} nodes, the browser {shown}"
+    assert shown == expected, f"python highlights {expected} nodes, the browser {shown}"
 
 
 def _equals(expected: object) -> Callable[[object], bool]:

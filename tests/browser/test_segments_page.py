@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ._gestures import hierarchy_alphas, segment_of
 from ._pixels import shot
 from ._synthetic import synthetic_widget
 from ._widget_dom import WidgetDom
@@ -27,8 +28,7 @@ def segments_page(chromium, open_page, tmp_path_factory: pytest.TempPathFactory)
 
 
 def _segment_of(w, k: int, node: int) -> list[int]:
-    labels = np.concatenate([m.reshape(-1) for m in w.segment_masks(k)])
-    return np.flatnonzero(labels == labels[node]).tolist()
+    return segment_of(np.concatenate([m.reshape(-1) for m in w.segment_masks(k)]), node)
 
 
 def test_every_patch_shows_its_segments_mean_rgb(segments_page) -> None:
@@ -79,17 +79,11 @@ def test_the_hierarchy_strip_shows_the_clicked_patch_at_every_level(segments_pag
     w, page, log, dom = segments_page
     res, image, row, col = 1, 1, 11, 4
     node = dom.click_patch(res, image, row, col)
-    levels = dom.root.locator(".ncut-hierarchy .ncut-level")
     ks = w.meta["segments"]["ks"]
-    levels.nth(len(ks) - 1).wait_for()
-    assert levels.count() == len(ks)
-    assert [int(v) for v in levels.evaluate_all("els => els.map(e => e.dataset.k)")] == ks
     # Each mask's opaque pixels are exactly the patches sharing the node's segment at that level.
-    alphas = levels.evaluate_all(
-        "els => els.map(e => { const c = e.querySelector('canvas');"
-        " const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
-        " return Array.from({length: d.length / 4}, (_, i) => d[i * 4 + 3]); })"
-    )
+    alphas = hierarchy_alphas(dom, len(ks))
+    levels = dom.root.locator(".ncut-hierarchy .ncut-level")
+    assert [int(v) for v in levels.evaluate_all("els => els.map(e => e.dataset.k)")] == ks
     local = node - w.meta["resolutions"][res]["offset"] - image * 16 * 16
     for k, alpha in zip(ks, alphas, strict=True):
         grid = w.segment_masks(k)[res][image]
