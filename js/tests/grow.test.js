@@ -3,6 +3,7 @@ import { decodePayload } from "../codecs.js";
 import { pageOf, pageRange, PAGE_SIZE } from "../gridlayout.js";
 import { decodeGrown, grownMeta, receiveChunk } from "../grow.js";
 import { nodeId, nodeInfo } from "../layout.js";
+import { mapNodes } from "../regionmap.js";
 import { hierarchyMasks } from "../segments.js";
 import { createStore } from "../store.js";
 import { fakeModel, randomResult } from "./helpers.js";
@@ -58,6 +59,18 @@ describe("a grown map's node layout", () => {
     const r1 = base.meta.resolutions[1];
     expect(nodeId(meta.resolutions[1], 1, 2, 3)).toBe(r1.offset + 1 * 64 + 2 * 8 + 3);
     expect(nodeInfo(meta, meta.n_nodes)).toBeNull();
+  });
+});
+
+describe("linking a grown map by pixel region", () => {
+  it("maps an added image's patch to that image's patches in the other grid", () => {
+    const { base, chunk } = grown(3);
+    const meta = grownMeta(base.meta, [chunk]);
+    const [coarse, fine] = meta.resolutions;
+    const node = nodeId(coarse, 4, 1, 2); // image 4: the chunk's last image, 4x4 grid
+    // The 8x8 grid's 2x2 patches under that 4x4 patch, in image 4's own block, and itself.
+    const want = [node, ...[2, 3].flatMap((y) => [4, 5].map((x) => nodeId(fine, 4, y, x)))].sort((a, b) => a - b);
+    expect(mapNodes([node], meta, meta)).toEqual(want);
   });
 });
 
