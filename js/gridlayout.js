@@ -60,3 +60,28 @@ export function patchAt(grid, width, height, x, y) {
   const row = Math.min(grid.h - 1, Math.max(0, Math.floor((y / height) * grid.h)));
   return { row, col };
 }
+
+/** Images the grid shows at once: more (a map grown by add_images) are paged, so a click repaints one page. */
+export const PAGE_SIZE = 48;
+
+/**
+ * The images of one page of the grid.
+ * @param {number} n images in all
+ * @param {number} page wanted page (clamped into range)
+ * @param {number} [size]
+ * @returns {{page: number, pages: number, first: number, end: number}} images first..end-1
+ */
+export function pageRange(n, page, size = PAGE_SIZE) {
+  const pages = Math.max(1, Math.ceil(n / size));
+  const p = Math.min(Math.max(0, Math.floor(page) || 0), pages - 1);
+  return { page: p, pages, first: p * size, end: Math.min(n, (p + 1) * size) };
+}
+
+/**
+ * The page that shows `image`.
+ * @param {number} image
+ * @param {number} [size]
+ */
+export function pageOf(image, size = PAGE_SIZE) {
+  return Math.floor(image / size);
+}

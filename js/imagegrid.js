@@ -3,7 +3,7 @@
 // node, dragging a rectangle on a cell selects the patches it encloses (Shift adds, Alt removes),
 // and a selection turns every cell into a similarity view.
 import { dimParams, parseCssRgb } from "./contrast.js";
-import { bandLayout, patchAt } from "./gridlayout.js";
+import { bandLayout, pageOf, pageRange, patchAt } from "./gridlayout.js";
 import { describeNode, finestResolution, nodeId, nodeInfo } from "./layout.js";
 import { markPatch, paintOverlay, paintPatches } from "./paint.js";
 import { patchesInRect } from "./regions.js";
@@ -30,7 +30,20 @@ export function createImageGrid(store, container) {
   const box = document.createElement("div"); // the rectangle being dragged
   box.className = "ncut-box";
   box.hidden = true;
-  container.append(message, grid, tooltip, box);
+  // Many images (a map grown by add_images) show a page at a time: a click repaints one page.
+  const pager = document.createElement("div");
+  pager.className = "ncut-pager";
+  pager.hidden = true;
+  const prev = document.createElement("button");
+  prev.type = "button";
+  prev.textContent = "‹ Prev";
+  const pageLabel = document.createElement("span");
+  const next = document.createElement("button");
+  next.type = "button";
+  next.textContent = "Next ›";
+  pager.append(prev, pageLabel, next);
+  container.append(message, pager, grid, tooltip, box);
+  let page = 0;
 
   // {canvas, res, image, w, h}: w×h is the cell's backing size in device pixels as last laid out,
   // 0 until the cell has been laid out. Canvases are sized from these observed sizes only, never
@@ -38,7 +51,8 @@ export function createImageGrid(store, container) {
   // it switches themes: sizing then left every canvas 1×1, one flat colour, until the next click).
   let cells = [];
   const cellOf = new Map(); // canvas -> cell
-  let photos = []; // HTMLImageElement | undefined per image
+  let photos = []; // HTMLImageElement | undefined per image (decoded when its page shows)
+  const pending = new Set(); // images whose thumbnail is decoding
   let scratch = []; // per resolution: an h×w canvas holding the patch colors
   let builtFor = null; // the meta the DOM was built for
   let perBand = 0; // image columns per band in the built DOM
@@ -55,9 +69,11 @@ export function createImageGrid(store, container) {
     const style = getComputedStyle(container);
     const padX = parseFloat(style.paddingLeft) + parseFloat(style.paddingRight);
     const padY = parseFloat(style.paddingTop) + parseFloat(style.paddingBottom);
+    const { first, end } = pageRange(meta.images.length, page);
+    const shown = meta.images.slice(first, end);
     return bandLayout({
-      n: meta.images.length,
-      aspects: meta.images.map((img) => (img.width || 1) / (img.height || 1)),
+      n: shown.length,
+      aspects: shown.map((img) => (img.width || 1) / (img.height || 1)),
       rows: 1 + meta.resolutions.length,
       // clientWidth leaves out the scrollbar, and the pane always reserves its room
       // (scrollbar-gutter: stable), so a vertical scrollbar coming or going changes nothing here.
@@ -79,8 +95,16 @@ export function createImageGrid(store, container) {
     message.hidden = ready;
     message.textContent = store.decodeError ? `Could not decode the results: ${store.decodeError}` : "Waiting for results…";
     if (!ready) return;
-    // Many images wrap into bands of `perBand` columns so the cells fit the pane's width.
-    const n = meta.images.length;
+    // Many images wrap into bands of `perBand` columns so the cells fit the pane's width; more
+    // than a page of them show one page at a time.
+    const range = pageRange(meta.images.length, page);
+    page = range.page;
+    pager.hidden = range.pages < 2;
+    pageLabel.textContent = `Images ${range.first + 1}–${range.end} of ${meta.images.length} (page ${page + 1}/${range.pages})`;
+    prev.disabled = page === 0;
+    next.disabled = page >= range.pages - 1;
+    pager.dataset.page = String(page);
+    const n = range.end - range.first;
     const fit = layout(meta);
     perBand = fit ? fit.perBand : n;
     grid.style.gridTemplateColumns = `auto repeat(${perBand}, var(--ncut-cell-w, 120px))`;
@@ -92,8 +116,8 @@ export function createImageGrid(store, container) {
     const pad = (count) => {
       for (let i = 0; i < count; i++) grid.append(document.createElement("span"));
     };
-    for (let first = 0; first < n; first += perBand) {
-      const band = meta.images.slice(first, first + perBand);
+    for (let first = range.first; first < range.end; first += perBand) {
+      const band = meta.images.slice(first, Math.min(first + perBand, range.end));
       const missing = perBand - band.length;
       pad(1);
       band.forEach((img, offset) => {
@@ -102,8 +126,16 @@ export function createImageGrid(store, container) {
         name.dataset.image = String(first + offset);
         name.tabIndex = 0;
         name.setAttribute("role", "button");
-        name.title = `${img.name}: click to focus this image`;
+        name.title = `${img.name}${img.added ? " (added to the fitted map)" : ""}: click to focus this image`;
         name.textContent = img.name;
+        if (img.added) {
+          // Placed into the map by add_images, not part of the fit.
+          const badge = document.createElement("span");
+          badge.className = "ncut-added-badge";
+          badge.textContent = "added";
+          name.classList.add("ncut-added");
+          name.prepend(badge);
+        }
         grid.append(name);
       });
       pad(missing);
@@ -135,20 +167,17 @@ export function createImageGrid(store, container) {
     const label = grid.querySelector(".ncut-rowlabel");
     if (label && label.offsetWidth > 0) labelWidth = label.offsetWidth;
     relayout();
+    loadPhotos(range.first, range.end);
   }
 
-  function loadPhotos() {
-    const gen = ++generation;
-    photos = [];
-    scratch = [];
+  /** Decodes the thumbnails of images first..end-1 that are not decoded yet (a page at a time). */
+  function loadPhotos(first, end) {
+    const gen = generation;
     if (!store.data) return;
-    scratch = store.data.meta.resolutions.map((r) => {
-      const c = document.createElement("canvas");
-      c.width = r.w;
-      c.height = r.h;
-      return c;
-    });
-    store.data.thumbnails.forEach((blob, i) => {
+    store.data.thumbnails.slice(first, end).forEach((blob, j) => {
+      const i = first + j;
+      if (photos[i] || pending.has(i)) return;
+      pending.add(i);
       // An <img> rather than createImageBitmap: it decodes every format the browser shows (SVG too).
       const url = URL.createObjectURL(blob);
       const img = new Image();
@@ -161,7 +190,24 @@ export function createImageGrid(store, container) {
           requestDraw();
         })
         .catch((err) => console.warn(`ncut_widget: thumbnail ${i} did not decode`, err))
-        .finally(() => URL.revokeObjectURL(url));
+        .finally(() => {
+          pending.delete(i);
+          URL.revokeObjectURL(url);
+        });
+    });
+  }
+
+  function resetPhotos() {
+    generation++;
+    photos = [];
+    pending.clear();
+    scratch = [];
+    if (!store.data) return;
+    scratch = store.data.meta.resolutions.map((r) => {
+      const c = document.createElement("canvas");
+      c.width = r.w;
+      c.height = r.h;
+      return c;
     });
   }
 
@@ -388,10 +434,33 @@ export function createImageGrid(store, container) {
 
   function onData() {
     builtFor = null;
+    resetPhotos();
     build();
-    loadPhotos();
     requestDraw();
   }
+
+  function turnPage(delta) {
+    page += delta;
+    builtFor = null;
+    build();
+    requestDraw();
+  }
+  /** A node picked elsewhere (3D, Python) on another page: show its page. */
+  function onSimilarity() {
+    const meta = builtFor;
+    if (store.data && meta && store.anchor >= 0 && meta.images.length > 1) {
+      const info = nodeInfo(store.data.meta, store.anchor);
+      if (info && pageOf(info.image) !== page) {
+        turnPage(pageOf(info.image) - page);
+        return;
+      }
+    }
+    requestDraw();
+  }
+  const onPrev = () => turnPage(-1);
+  const onNext = () => turnPage(1);
+  prev.addEventListener("click", onPrev);
+  next.addEventListener("click", onNext);
 
   grid.addEventListener("pointerdown", onPointerDown);
   grid.addEventListener("pointerup", onPointerUp);
@@ -404,7 +473,7 @@ export function createImageGrid(store, container) {
   const unsubscribe = [
     store.on("meta", build),
     store.on("data", onData),
-    store.on("similarity", requestDraw),
+    store.on("similarity", onSimilarity),
     store.on("style", requestDraw),
     // The dim grey follows the background (js/contrast.js): a theme switch repaints.
     watchBackground(container, requestDraw),
@@ -422,6 +491,8 @@ export function createImageGrid(store, container) {
     grid.removeEventListener("pointermove", onPointerMove);
     grid.removeEventListener("pointercancel", onPointerCancel);
     grid.removeEventListener("pointerleave", onLeave);
+    prev.removeEventListener("click", onPrev);
+    next.removeEventListener("click", onNext);
     generation++;
     container.replaceChildren();
   };

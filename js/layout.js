@@ -1,13 +1,27 @@
-// Node numbering of docs/wire-format.md: node = res.offset + image * h * w + row * w + col.
+// Node numbering of docs/wire-format.md: node = res.offset + image * h * w + row * w + col; a grown
+// map (images added, js/grow.js) has per resolution `blocks` of images, each at its own offset.
 import { formatCount } from "./format.js";
 
 /**
+ * The block of images an image belongs to at one resolution: {image, count, offset}.
+ * @param {{offset:number,blocks?:{image:number,count:number,offset:number}[]}} res
+ * @param {number} image
+ */
+function blockOf(res, image) {
+  const blocks = res.blocks;
+  if (!blocks) return { image: 0, offset: res.offset };
+  for (let b = blocks.length - 1; b > 0; b--) if (image >= blocks[b].image) return blocks[b];
+  return blocks[0];
+}
+
+/**
  * The node id of a patch.
- * @param {{offset:number,h:number,w:number}} res a meta.resolutions entry
+ * @param {{offset:number,h:number,w:number,blocks?:object[]}} res a meta.resolutions entry
  * @returns {number}
  */
 export function nodeId(res, image, row, col) {
-  return res.offset + image * res.h * res.w + row * res.w + col;
+  const block = blockOf(res, image);
+  return block.offset + (image - block.image) * res.h * res.w + row * res.w + col;
 }
 
 /**
@@ -18,6 +32,20 @@ export function nodeId(res, image, row, col) {
  */
 export function nodeInfo(meta, node) {
   const resolutions = meta.resolutions;
+  if (resolutions.length && resolutions[0].blocks) {
+    for (let r = 0; r < resolutions.length; r++) {
+      const res = resolutions[r];
+      const per = res.h * res.w;
+      for (const b of res.blocks) {
+        if (node < b.offset || node >= b.offset + b.count * per) continue;
+        const local = node - b.offset;
+        const image = Math.floor(local / per);
+        const within = local - image * per;
+        return { res: r, image: b.image + image, row: Math.floor(within / res.w), col: within % res.w };
+      }
+    }
+    return null;
+  }
   for (let r = resolutions.length - 1; r >= 0; r--) {
     const res = resolutions[r];
     if (node < res.offset) continue;

@@ -25,13 +25,14 @@ export function linkStore(store, model) {
   entries.add(entry);
   const off = store.on("gesture", () => {
     const group = model.get("link_group");
-    const source = model.get("meta");
+    // The decoded meta: with images added to a map (js/grow.js) it holds them and their blocks.
+    const source = store.data ? store.data.meta : model.get("meta");
     if (!group || !source || !source.resolutions) return;
     const selected = model.get("selected") || [];
     const negative = model.get("negative") || [];
     for (const other of entries) {
       if (other === entry || other.model.get("link_group") !== group) continue;
-      const target = other.model.get("meta");
+      const target = other.store.data ? other.store.data.meta : other.model.get("meta");
       if (!target || !target.resolutions) continue;
       // Both traits in one save: the kernel gets the linked model's whole new state at once.
       other.model.set("negative", mapNodes(negative, source, target));

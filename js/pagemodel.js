@@ -8,7 +8,12 @@ import { base64ToBytes } from "./codecs.js";
  * @returns {{get: Function, set: Function, on: Function, off: Function, save_changes: Function, send: Function}}
  */
 export function createPageModel(state) {
-  const traits = { ...state.traits, payload: base64ToBytes(state.payload || "") };
+  const traits = {
+    ...state.traits,
+    payload: base64ToBytes(state.payload || ""),
+    // Images added to the map: each chunk's meta and its payload bytes (docs/wire-format.md).
+    appended: (state.appended || []).map((c) => ({ meta: c.meta, payload: base64ToBytes(c.payload) })),
+  };
   const handlers = new Map();
 
   function fire(name, ...args) {

@@ -2,7 +2,7 @@
 // map_nodes, tested against the same brute-force overlap). A patch (row y, col x) of an h x w grid
 // covers [y/h, (y+1)/h) x [x/w, (x+1)/w) of its image: images are resized to the full input (no
 // crop) and the grid tiles it evenly, so patches of any size or grid compare by these boxes.
-import { nodeInfo } from "./layout.js";
+import { nodeId, nodeInfo } from "./layout.js";
 
 /**
  * Cells of an m-cell axis overlapping cell `index` of an n-cell axis: floor(i*m/n) .. ceil((i+1)*m/n) - 1.
@@ -28,7 +28,7 @@ export function mapNodes(ids, source, target) {
     if (!info || info.image >= target.images.length) continue;
     const src = source.resolutions[info.res];
     for (const dst of target.resolutions) {
-      const base = dst.offset + info.image * dst.h * dst.w;
+      const base = nodeId(dst, info.image, 0, 0); // through the blocks of a grown map
       const [r0, r1] = overlapRange(info.row, src.h, dst.h);
       const [c0, c1] = overlapRange(info.col, src.w, dst.w);
       for (let y = r0; y <= r1; y++) for (let x = c0; x <= c1; x++) out.add(base + y * dst.w + x);

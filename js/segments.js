@@ -1,5 +1,6 @@
 // The segment ladder in the browser (docs/wire-format.md "Segments"): which level a k is, the colours
 // Segments mode draws, and the nodes a click in Segments mode selects. Pure: no DOM, no model.
+import { nodeId } from "./layout.js";
 
 /**
  * Index of `k` in the ladder, or -1 when the payload has no ladder or `k` is not on it.
@@ -75,7 +76,7 @@ export function toggleMembers(selected, members) {
  */
 export function hierarchyMasks(segments, nNodes, res, image, node) {
   const count = res.h * res.w;
-  const start = res.offset + image * count;
+  const start = nodeId(res, image, 0, 0);
   return segments.ks.map((k, level) => {
     const labels = segments.labels.subarray(level * nNodes + start, level * nNodes + start + count);
     const label = segments.labels[level * nNodes + node];

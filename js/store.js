@@ -1,8 +1,9 @@
 // One store per model: decodes the binary payload trait once per version, mirrors the small traits
 // and computes similarity, so every view of the model (3D, grid, controls, in any number of
 // displays) reads the same state and stays linked.
-import { alignedBuffer, decodePayload } from "./codecs.js";
+import { alignedBuffer } from "./codecs.js";
 import { formatCount } from "./format.js";
+import { decodeGrown, receiveChunk, requestMissingChunks } from "./grow.js";
 import { combineRegion } from "./regions.js";
 import { levelOf, segmentColors, segmentMembers, toggleMembers } from "./segments.js";
 import { createSimilarity, selectionScore } from "./similarity.js";
@@ -29,7 +30,7 @@ const DEFERRED_SAVE_LENGTH = 10000;
  */
 export function createStore(model) {
   const listeners = new Map();
-  let decodedVersion; // meta.version of store.data: the same version is never decoded twice
+  let decodedVersion; // meta.version (and added chunks) of store.data: the same is never decoded twice
   let engine = null;
   let simBuffer = null;
   let negBuffer = null;
@@ -258,10 +259,13 @@ export function createStore(model) {
     // meta and payload change in one message, but their change events fire one at a time:
     // decode once both agree (the payload's size is the meta's), and never the same version twice
     // (a second display, or a re-sent state, keeps every view and the camera as they are).
-    if (meta.version === decodedVersion || bytes !== meta.total_bytes) return;
-    decodedVersion = meta.version;
+    // Images added to the map (the appended trait) join the first payload's nodes.
+    const chunks = model.get("appended") || [];
+    const version = chunks.length ? `${meta.version}+${chunks.length}` : meta.version;
+    if (version === decodedVersion || bytes !== meta.total_bytes) return;
+    decodedVersion = version;
     try {
-      store.data = decodePayload(meta, alignedBuffer(payload));
+      store.data = decodeGrown(meta, alignedBuffer(payload), chunks);
       store.decodeError = "";
     } catch (err) {
       console.error("ncut_widget: could not decode the payload", err);
@@ -322,6 +326,8 @@ export function createStore(model) {
       },
     ],
     ["change:payload", tryDecode],
+    ["change:appended", tryDecode],
+    ["msg:custom", (content, buffers) => receiveChunk(model, content, buffers)],
     ["change:selected", updateSimilarity],
     ["change:negative", updateSimilarity],
     ["change:n_eig_view", updateSimilarity],
@@ -330,6 +336,7 @@ export function createStore(model) {
     ["change:k", () => emit("style")],
   ];
   for (const [name, fn] of handlers) model.on(name, fn);
+  requestMissingChunks(model);
   tryDecode();
   return store;
 }

@@ -25,17 +25,21 @@ _PUBLIC = {
     "MultiResFeatures": "ncut_widget.features",
     "sample_images": "ncut_widget.features",
     "NcutWidget": "ncut_widget.widget",
+    "add_images": "ncut_widget.widget.growth",
+    "MapModel": "ncut_widget.widget.growth",
     "explore": "ncut_widget.widget",
     "compare": "ncut_widget.widget",
 }
 
 __all__ = [
     "Cancelled",
+    "MapModel",
     "MemoryBudgetError",
     "MultiResFeatures",
     "Ncut",
     "NcutConvergenceWarning",
     "NcutWidget",
+    "add_images",
     "compare",
     "explore",
     "extract_features",
@@ -56,6 +60,7 @@ if TYPE_CHECKING:
     from .features import MultiResFeatures, extract_features, sample_images
     from .progress import Cancelled
     from .widget import NcutWidget, compare, explore
+    from .widget.growth import MapModel, add_images
 
 
 def __getattr__(name: str) -> Any:

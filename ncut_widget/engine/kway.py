@@ -153,6 +153,20 @@ def kway_ncut(
     k = check_int(n_clusters, "n_clusters", minimum=2)
     V = _as_eigvecs(eigenvectors, k)
     R = axis_align(V, k, n_sample=n_sample, max_iter=max_iter, seed=seed, device=device)
+    return rotate(V, R)
+
+
+@torch.no_grad()
+def rotate(eigenvectors: Any, rotation: torch.Tensor) -> torch.Tensor:
+    """``normalize(E[:, :k]) @ R``: the k-way output for a fitted rotation ``R`` ``(k, k)``.
+
+    :func:`kway_ncut` ends with this; applied to other nodes (e.g. images added to a fitted map)
+    with the same ``R`` it gives them the segments of the fit. ``(N, k)`` float32 on the
+    eigenvectors' device.
+    """
+    k = int(rotation.shape[0])
+    V = _as_eigvecs(eigenvectors, k)
+    R = rotation
     out = torch.empty((V.shape[0], k), dtype=torch.float32, device=V.device)
     for start in range(0, V.shape[0], _CHUNK):
         block = F.normalize(V[start : start + _CHUNK].to(R.device, torch.float32), dim=1)

@@ -60,6 +60,10 @@ def page_state(widget: NcutWidget) -> dict[str, Any]:
     return {
         "traits": {name: getattr(widget, name) for name in _PAGE_TRAITS},
         "payload": base64.b64encode(widget.payload).decode("ascii"),
+        # Images added to the map (w.add_images): each chunk's meta and its base64 payload.
+        "appended": [
+            {"meta": c["meta"], "payload": base64.b64encode(c["payload"]).decode("ascii")} for c in widget.appended
+        ],
     }
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..engine.checks import resolve_device
 from . import cells
-from .results import Results, build_results
+from .results import build_results
 from .widget import NcutWidget
 
 COLORINGS = ("tsne", "umap", "pca")
@@ -74,26 +74,46 @@ def _coloring(name: str) -> Callable[..., Any]:
     return {"tsne": color.tsne_color, "umap": color.umap_color, "pca": color.pca_color}[name]
 
 
-def _run(plan: _Plan, report: Callable[[str, int, int], None]) -> Results:
+def _run(plan: _Plan, report: Callable[[str, int, int], None], keep_model: bool = False) -> Any:
+    """``Results``; with ``keep_model``, ``(Results, MapModel)`` (what ``add_images`` needs)."""
     from ..features import extract_features
 
     features = extract_features(
         plan.images, resolutions=plan.resolutions, layer=plan.layer, backbone=plan.backbone,
         device=plan.device, progress=report,
     )
-    return fit_results(plan, features, report)
+    return fit_results(plan, features, report, keep_model)
 
 
-def fit_results(plan: _Plan, features: Any, report: Callable[[str, int, int], None]) -> Results:
-    """Ncut -> coloring of ``features`` (a ``MultiResFeatures``) with ``plan``'s settings."""
+def fit_results(
+    plan: _Plan, features: Any, report: Callable[[str, int, int], None], keep_model: bool = False
+) -> Any:
+    """Ncut -> coloring of ``features`` (a ``MultiResFeatures``) with ``plan``'s settings.
+
+    Returns ``Results``; with ``keep_model``, ``(Results, MapModel)`` (what ``add_images`` needs).
+    """
     from ..engine.ncut import Ncut
 
     ncut = Ncut(n_eig=plan.n_eig, device=plan.device, seed=plan.seed,
                 progress=_prefixed(report, "Normalized cut"), **plan.ncut_kwargs)
     eigvecs, _ = ncut.fit_transform(features.nodes)
-    del ncut  # its anchors and fitted state are not needed for the coloring
-    X_3d, rgb = _coloring(plan.color)(eigvecs, device=plan.device, seed=plan.seed, progress=report)
-    return build_results(features, eigvecs, X_3d, rgb)
+    if not keep_model:
+        del ncut  # its anchors and fitted state are not needed for the coloring
+        X_3d, rgb = _coloring(plan.color)(eigvecs, device=plan.device, seed=plan.seed, progress=report)
+        return build_results(features, eigvecs, X_3d, rgb)
+    from ..scale.models import fit_coloring, portable_ncut
+    from .growth import MapModel
+
+    # Anchors only (no N x C features): the portable copy is what transform needs.
+    small = portable_ncut(ncut, device=ncut.device)
+    del ncut
+    # The same coloring call as above, keeping its laid-out sample to place new nodes later.
+    coloring, X_3d, rgb = fit_coloring(eigvecs, method=plan.color, device=plan.device, seed=plan.seed, progress=report)
+    model = MapModel(
+        backbone=plan.backbone, resolutions=tuple(plan.resolutions), layer=plan.layer,
+        device=plan.device, ncut=small, coloring=coloring.to(small.device),
+    )
+    return build_results(features, eigvecs, X_3d, rgb), model
 
 
 def compute(
@@ -106,17 +126,21 @@ def compute(
     device: str | None = None,
     seed: int = 0,
     progress: Callable[[str, int, int], None] | None = None,
+    return_model: bool = False,
     **ncut_kwargs: Any,
-) -> Results:
+) -> Any:
     """Run features -> Ncut -> coloring and return validated :class:`Results` (no widget involved).
 
     Arguments as in :func:`explore`; ``progress`` is a ``progress(stage, done, total)`` callable
-    (raise :class:`~ncut_widget.progress.Cancelled` from it to stop between chunks).
+    (raise :class:`~ncut_widget.progress.Cancelled` from it to stop between chunks). With
+    ``return_model``, returns ``(results, model)``: the :class:`~ncut_widget.widget.growth.MapModel`
+    that :func:`~ncut_widget.add_images` grows the results with (without segment rotations: the
+    widget computes those with its ladder).
     """
     from ..progress import resolve_progress
 
     plan = _check(images, resolutions, layer, backbone, n_eig, color, device, seed, ncut_kwargs)
-    return _run(plan, resolve_progress(progress))
+    return _run(plan, resolve_progress(progress), keep_model=bool(return_model))
 
 
 def _prefixed(report: Callable[[str, int, int], None], prefix: str) -> Callable[[str, int, int], None]:
@@ -166,7 +190,8 @@ def explore(
     plan = _check(images, resolutions, layer, backbone, n_eig, color, device, seed, ncut_kwargs)
     widget = NcutWidget(stage="Starting", status="Starting…")
     cells.remember(widget)
-    widget.start_job(lambda report: _run(plan, report), background=background)
+    # The widget keeps the fitted model too (anchors, coloring sample, rotations): w.add_images.
+    widget.start_job(lambda report: _run(plan, report, keep_model=True), background=background)
     if not background:
         widget.wait()
     return widget

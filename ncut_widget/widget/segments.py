@@ -1,7 +1,8 @@
 """The segment ladder the widget shows: k-way NCUT segments at several granularities, one byte a node
 per level, each segment drawn in the mean RGB of its nodes (so Segments and RGB modes agree).
 
-Pure numpy/torch; the k-way solver is the engine's (:func:`ncut_widget.kway_ncut`).
+Pure numpy/torch; the k-way solver is the engine's (:func:`ncut_widget.kway_ncut`, split into its
+rotation fit and :func:`~ncut_widget.engine.kway.rotate`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..engine.kway import kway_ncut
+from ..engine.kway import DEFAULT_FIT_SAMPLE, axis_align, rotate
 
 # Coarse to fine; a level is kept when the eigenvectors have at least that many columns.
 LADDER = (2, 3, 4, 6, 8, 12, 16, 24, 32)
@@ -27,11 +28,14 @@ class SegmentLadder:
         labels: ``(L, N)`` uint8: ``labels[l, i]`` is node ``i``'s segment at ``ks[l]``.
         colors: per level, a ``(ks[l], 3)`` uint8 mean RGB of each segment's nodes (grey when a
             segment is empty).
+        rotations: per level, the ``(ks[l], ks[l])`` float32 k-way rotation the labels came from
+            (:func:`~ncut_widget.engine.kway.rotate`): nodes added later get labels of the same segments.
     """
 
     ks: tuple[int, ...]
     labels: np.ndarray
     colors: tuple[np.ndarray, ...]
+    rotations: tuple[torch.Tensor, ...] = ()
 
     def level(self, k: int) -> int:
         """Index of ``k`` in :attr:`ks`; a ``ValueError`` names the available levels otherwise."""
@@ -71,12 +75,16 @@ def segment_ladder(
     ks = tuple(k for k in ladder_levels(V.shape[1], ladder) if k <= 255)
     labels = np.empty((len(ks), n), dtype=np.uint8)
     colors = []
+    rotations: list[torch.Tensor] = []
     rgb = np.asarray(rgb, dtype=np.float64)
     for level, k in enumerate(ks):
         if progress is not None:
             progress("Segments", level, len(ks))
-        # Computed where the eigenvectors are (CUDA ones stay there); the labels come back.
-        lab = kway_ncut(V, k, seed=seed).argmax(dim=1).cpu().numpy()
+        # kway_ncut(V, k, seed=seed), with its rotation kept for nodes added to the map later;
+        # computed where the eigenvectors are (CUDA ones stay there), the labels come back.
+        R = axis_align(V, k, n_sample=DEFAULT_FIT_SAMPLE, seed=seed)
+        rotations.append(R.detach().cpu())
+        lab = rotate(V, R).argmax(dim=1).cpu().numpy()
         labels[level] = lab
         counts = np.bincount(lab, minlength=k)
         sums = np.stack([np.bincount(lab, weights=rgb[:, c], minlength=k) for c in range(3)], axis=1)
@@ -84,4 +92,4 @@ def segment_ladder(
         colors.append(np.rint(np.clip(mean, 0.0, 1.0) * 255.0).astype(np.uint8))
     if progress is not None:
         progress("Segments", len(ks), len(ks))
-    return SegmentLadder(ks=ks, labels=labels, colors=tuple(colors))
+    return SegmentLadder(ks=ks, labels=labels, colors=tuple(colors), rotations=tuple(rotations))

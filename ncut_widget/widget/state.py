@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
 
-from ..nodes import split_nodes
+from ..nodes import NodeBlock, next_block, split_blocks
 
 if TYPE_CHECKING:
     from .segments import SegmentLadder
@@ -35,15 +35,37 @@ class GridLayout:
     offsets: Sequence[int]
     image_names: Sequence[str]
     image_sizes: Sequence[tuple[int, int]]  # (width, height) of the originals
+    # Images added to a fitted map (``add_images``), each a block after the first; () when never grown.
+    added: tuple[NodeBlock, ...] = ()
+
+    @property
+    def blocks(self) -> tuple[NodeBlock, ...]:
+        """Every block of images in node order: the fitted images (``offsets``), then each addition."""
+        fitted = len(self.image_names) - sum(b.count for b in self.added)
+        return (NodeBlock(0, fitted, tuple(int(o) for o in self.offsets)), *self.added)
+
+    @property
+    def n_fitted_images(self) -> int:
+        """Images of the first block (those the map was fitted on)."""
+        return self.blocks[0].count
 
     @property
     def n_nodes(self) -> int:
-        h, w = self.grid_shapes[-1]
-        return int(self.offsets[-1]) + len(self.image_names) * h * w
+        return sum(b.n_nodes(self.grid_shapes) for b in self.blocks)
 
     def split(self, values: np.ndarray) -> list[np.ndarray]:
-        """Per-node values ``(N, ...)`` -> per resolution ``(n_images, h, w, ...)`` (views, no copy)."""
-        return split_nodes(np.asarray(values), self.offsets, self.grid_shapes, len(self.image_names))
+        """Per-node values ``(N, ...)`` -> per resolution ``(n_images, h, w, ...)`` (views unless grown)."""
+        return split_blocks(np.asarray(values), self.blocks, self.grid_shapes)
+
+    def grow(self, names: Sequence[str], sizes: Sequence[tuple[int, int]]) -> GridLayout:
+        """This layout with ``len(names)`` images appended as a new block after every existing node."""
+        block = next_block(self.blocks, self.grid_shapes, len(names))
+        return replace(
+            self,
+            image_names=[*self.image_names, *names],
+            image_sizes=[*self.image_sizes, *sizes],
+            added=(*self.added, block),
+        )
 
 
 @dataclass(frozen=True)
@@ -54,10 +76,18 @@ class EncodedState:
     payload: bytes
 
 
-def _quantize_positions(X_3d: np.ndarray) -> tuple[np.ndarray, list[float], list[float]]:
-    lo = X_3d.min(axis=0)
-    hi = X_3d.max(axis=0)
-    span = np.where(hi > lo, hi - lo, 1.0)
+def _quantize_positions(
+    X_3d: np.ndarray, box: tuple[Sequence[float], Sequence[float]] | None = None
+) -> tuple[np.ndarray, list[float], list[float]]:
+    # ``box`` (an earlier payload's pos_min, pos_max): added nodes reuse it, clipped into it, so
+    # the existing nodes' bytes and their dequantization never change.
+    if box is None:
+        lo = X_3d.min(axis=0)
+        hi = X_3d.max(axis=0)
+        span = np.where(hi > lo, hi - lo, 1.0)
+    else:
+        lo = np.asarray(box[0], dtype=np.float64)
+        span = np.asarray(box[1], dtype=np.float64) - lo
     q = np.rint((X_3d - lo) / span * 65535.0).clip(0, 65535).astype("<u2")
     return q, [float(v) for v in lo], [float(v) for v in lo + span]
 
@@ -67,10 +97,16 @@ def rgb_bytes(rgb: np.ndarray) -> np.ndarray:
     return np.rint(np.clip(rgb, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
-def quantize_eigvecs(eigvecs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-column int8 quantization: ``v ≈ q * scale``. Returns ``(q (N, k) int8, scale (k,) float32)``."""
-    peak = np.abs(eigvecs).max(axis=0)
-    scale = np.where(peak > 0, peak / 127.0, 1.0).astype(np.float32)
+def quantize_eigvecs(eigvecs: np.ndarray, scale: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column int8 quantization: ``v ≈ q * scale``. Returns ``(q (N, k) int8, scale (k,) float32)``.
+
+    ``scale`` (an earlier payload's ``eig_scale``) is reused when given: values beyond ``127 * scale``
+    clip to ±127 (nodes added to a fitted map).
+    """
+    if scale is None:
+        peak = np.abs(eigvecs).max(axis=0)
+        scale = np.where(peak > 0, peak / 127.0, 1.0).astype(np.float32)
+    scale = np.asarray(scale, dtype=np.float32)
     q = np.rint(eigvecs / scale).clip(-127, 127).astype(np.int8)
     return q, scale
 

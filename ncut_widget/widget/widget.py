@@ -55,9 +55,12 @@ class _Encoded:
     eig_codes: tuple[np.ndarray, np.ndarray]  # (N, k) int8 codes and (k,) float32 scales, as the browser holds them
     segment_ks: tuple[int, ...]  # (L,) the ladder's segment counts, ascending
     segment_labels: np.ndarray  # (L, N) uint8, the labels exactly as the browser decodes them
+    map_model: Any = None  # growth.MapModel (with the ladder's rotations) when explore() fitted one
 
     @classmethod
-    def of(cls, results: Results, progress: Callable[[str, int, int], None] | None = None) -> _Encoded:
+    def of(
+        cls, results: Results, progress: Callable[[str, int, int], None] | None = None, model: Any = None
+    ) -> _Encoded:
         # The ladder is computed here, once per result, from the full eigenvectors: the browser
         # only ever reads its labels (one byte a node per level). A job passes its progress
         # callback, so the levels show in the bar and a cancel stops between them.
@@ -67,7 +70,8 @@ class _Encoded:
             version=next(_versions), segments=ladder,
         )
         ks, labels = wire.decode_segments(state)
-        return cls(results, state, wire.decode_eig_codes(state), ks, labels)
+        grown = None if model is None else model.with_ladder(ladder)
+        return cls(results, state, wire.decode_eig_codes(state), ks, labels, grown)
 
 
 class _ProgressWrites:
@@ -127,6 +131,10 @@ class NcutWidget(anywidget.AnyWidget):
     # with widget state reopens with its results, and every new view gets it from the manager.
     # Kernel -> browser messages have no size cap (the 10 MiB cap is on what the server receives).
     payload = traitlets.Bytes(b"").tag(sync=True)
+    # Images added to the fitted map (w.add_images): one {"meta", "payload"} chunk each, only the
+    # new nodes (docs/wire-format.md "Added images"). Sent once as a custom message; the trait
+    # holds them for new views, saved state and the exported page, and is never echoed whole.
+    appended = traitlets.List(traitlets.Dict()).tag(sync=True)
     selected = traitlets.List(traitlets.Int()).tag(sync=True)
     # Negative examples (Alt-click): suppress nodes nearer them than the selected ones.
     negative = traitlets.List(traitlets.Int()).tag(sync=True)
@@ -152,9 +160,17 @@ class NcutWidget(anywidget.AnyWidget):
         self._eig_codes: tuple[np.ndarray, np.ndarray] | None = None
         self._segment_ks: tuple[int, ...] = ()
         self._segment_labels: np.ndarray | None = None
+        self._map_model: Any = None
         self._job: Job | None = None
         self._job_error: BaseException | None = None
         self._closed = False
+        self.on_msg(self._on_view_message)
+
+    def _on_view_message(self, _widget: Any, content: Any, buffers: Any) -> None:
+        # A view that loaded after an add_images message asks for the chunks it missed.
+        from .grow_widget import send_missing
+
+        send_missing(self, content, buffers)
 
     # --- construction -------------------------------------------------------------------------
     @classmethod
@@ -220,6 +236,7 @@ class NcutWidget(anywidget.AnyWidget):
         self._eig_codes = encoded.eig_codes
         self._segment_ks = encoded.segment_ks
         self._segment_labels = encoded.segment_labels
+        self._map_model = encoded.map_model
         k = encoded.state.meta["k"]
         ks = encoded.segment_ks
         # A k asked for before the results (a constructor argument) is kept when the ladder has it.
@@ -230,6 +247,7 @@ class NcutWidget(anywidget.AnyWidget):
             self.negative = []
             self.n_eig_view = min(max(self.n_eig_view, 1), k)
             self.meta = encoded.state.meta
+            self.appended = []
             self.k = seg_k
             self.payload = encoded.state.payload
             self.stage = "Done"
@@ -252,10 +270,12 @@ class NcutWidget(anywidget.AnyWidget):
             raise RuntimeError("this widget already ran a job: make a new widget to compute again")
 
         def encoded(progress: Callable[[str, int, int], None]) -> _Encoded:
-            results = work(progress)
+            out = work(progress)
+            # explore()'s work also returns the fitted model that add_images grows the map with.
+            results, model = out if isinstance(out, tuple) else (out, None)
             # Segments, quantizing and JPEG thumbnails stay on the job's thread; only trait
             # assignment happens on the widget's.
-            segmented = _Encoded.of(results, progress)
+            segmented = _Encoded.of(results, progress, model)
             progress("Sending to the browser", 0, 1)
             return segmented
 
@@ -309,6 +329,7 @@ class NcutWidget(anywidget.AnyWidget):
         self._results = None
         self._eig_codes = None
         self._segment_labels = None
+        self._map_model = None
         self._closed = True
         super().close()
         # The comm is closed: these send nothing, they only drop the bytes.
@@ -316,6 +337,8 @@ class NcutWidget(anywidget.AnyWidget):
             self.payload = b""
         if self.meta:
             self.meta = {}
+        if self.appended:
+            self.appended = []
         if held_data:
             release_freed_memory()
 
@@ -344,7 +367,7 @@ class NcutWidget(anywidget.AnyWidget):
     def _check_selected(self, proposal: dict) -> list[int]:
         name = proposal["trait"].name
         ids = list(proposal["value"])
-        n = int(self.meta.get("n_nodes", 0))
+        n = self._n_nodes()
         if ids and not self.meta:
             if self.error:
                 raise traitlets.TraitError(f"cannot select nodes {ids[:5]}: the computation failed ({self.error})")
@@ -394,6 +417,33 @@ class NcutWidget(anywidget.AnyWidget):
             raise traitlets.TraitError(f"threshold is a cosine similarity within [-1, 1], got {value}")
         return value
 
+    # --- growing the map -----------------------------------------------------------------------
+    def _n_nodes(self) -> int:
+        """Nodes on display: the first payload's plus every added chunk's."""
+        return int(self.meta.get("n_nodes", 0)) + sum(int(c["meta"]["n_nodes"]) for c in self.appended)
+
+    @property
+    def map_model(self) -> Any:
+        """The fitted :class:`~ncut_widget.widget.growth.MapModel` (``explore()`` widgets), else ``None``."""
+        self._mailbox.apply()
+        return self._map_model
+
+    def add_images(self, images: Any) -> None:
+        """Place new images into this fitted map and show them, without refitting or resending.
+
+        Features with the map's backbone, ``Ncut.transform`` and the coloring's propagation place
+        the new nodes; existing nodes keep their ids, eigenvectors, positions and colours. Only the
+        new nodes go to the browser (one message), marked as added. Blocks until done, reporting
+        progress in the widget. Needs a widget made by :func:`~ncut_widget.explore`. Returns
+        nothing, so a cell ending in ``w.add_images(...)`` does not show the widget a second time.
+
+        Args:
+            images: PIL images, paths, ``(H, W, 3)`` uint8 arrays or ``(3, H, W)`` tensors.
+        """
+        from .grow_widget import append_images
+
+        append_images(self, images)
+
     # --- what the browser shows, from Python --------------------------------------------------
     @property
     def results(self) -> Results:
@@ -416,7 +466,7 @@ class NcutWidget(anywidget.AnyWidget):
         self.results  # noqa: B018 - raises a clear error before results exist
         ids = list(self.selected if nodes is None else nodes)
         neg = list(self.negative if negative is None else negative)
-        n = int(self.meta["n_nodes"])
+        n = self._n_nodes()
         bad = [i for i in ids + neg if not 0 <= int(i) < n]
         if bad:
             raise ValueError(f"node ids {bad[:5]} are out of range: this widget has {n} nodes")

@@ -1,0 +1,91 @@
+"""JupyterLab 4: w.add_images on an open view appends the new image live (one message, no echo back),
+marks it as added, and a click on it selects its node in the kernel and highlights like Python."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from ._kernel import KernelProbe
+from ._notebook import run_notebook, wait_for_output
+from ._pixels import is_blank, shot
+from ._widget_dom import WidgetDom
+
+pytestmark = pytest.mark.browser
+
+NOTEBOOK = "grow.ipynb"
+CELLS = [
+    "import torch\ntorch.set_num_threads(1)\nfrom PIL import ImageOps\nfrom ncut_widget import explore, sample_images",
+    "w = explore(sample_images(2), resolutions=(112, 224), n_eig=12, color='pca')\nw",
+    "w.wait()\nprint('ready', w.meta['n_nodes'])",
+]
+# Every state update the kernel receives from the browser, by trait names (the append must not come back).
+SPY = """
+_received = []
+_set_state = w.set_state
+def _spy(state):
+    _received.append(sorted(state))
+    return _set_state(state)
+w.set_state = _spy
+"""
+
+
+@pytest.fixture(scope="module")
+def lab(lab_server, open_page) -> Iterator[tuple]:
+    page, log = run_notebook(open_page, lab_server, NOTEBOOK, CELLS)
+    wait_for_output(page, ".ncut")
+    probe = KernelProbe(lab_server, NOTEBOOK)
+    meta = probe.eval("w.wait(600).meta", timeout=600)
+    dom = WidgetDom(page.locator(".jp-OutputArea-output .ncut").first, meta)
+    dom.wait_drawn()
+    yield page, log, probe, dom
+    probe.close()
+
+
+def _click_landed(dom: WidgetDom, res: int, image: int, row: int, col: int) -> tuple[int, int]:
+    """Click near the center of a patch; return the (row, col) the landed whole-pixel point is in."""
+    cell = dom.cell(res, image)
+    cell.scroll_into_view_if_needed()
+    box = cell.bounding_box()
+    r = dom.meta["resolutions"][res]
+    x = round(box["x"] + (col + 0.5) / r["w"] * box["width"])
+    y = round(box["y"] + (row + 0.5) / r["h"] * box["height"])
+    dom.root.page.mouse.click(x, y)
+    return (min(r["h"] - 1, int((y - box["y"]) / box["height"] * r["h"])),
+            min(r["w"] - 1, int((x - box["x"]) / box["width"] * r["w"])))
+
+
+def test_add_images_appends_to_the_open_view(lab) -> None:
+    page, log, probe, dom = lab
+    n_old = dom.meta["n_nodes"]
+    probe.run(SPY)
+    probe.run("w.add_images([ImageOps.mirror(sample_images(2)[0])])", timeout=600)
+
+    badge = dom.root.locator('.ncut-colname[data-image="2"] .ncut-added-badge')
+    badge.wait_for(timeout=60_000)
+    for res in ("photo", "0", "1"):
+        cell = dom.root.locator(f'.ncut-grid canvas.ncut-cell[data-res="{res}"][data-image="2"]:not(.ncut-loading)')
+        cell.wait_for(timeout=60_000)
+        deadline = time.monotonic() + 30
+        while is_blank(shot(cell)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not is_blank(shot(cell)), f"the added image's {res} cell stayed blank"
+    dom.root.locator(".ncut-status", has_text="(1 added)").wait_for(timeout=30_000)
+
+    offsets = probe.eval("w.appended[0]['meta']['offsets']")
+    assert offsets[0] == n_old
+    r = dom.meta["resolutions"][1]
+    row, col = _click_landed(dom, 1, 2, r["h"] // 2, r["w"] // 4)
+    node = offsets[1] + row * r["w"] + col
+    probe.wait_for("w.selected", lambda v: v == [node])
+    expected = probe.eval("int((w.similarity() >= w.threshold).sum())")
+    match = re.search(r"([\d,]+) of ([\d,]+) nodes", dom.summary())
+    assert match and int(match.group(2).replace(",", "")) == probe.eval("len(w.results.eigvecs)")
+    assert abs(int(match.group(1).replace(",", "")) - expected) <= 1
+    # The browser sent the selection back, never the appended chunks.
+    received = probe.eval("_received")
+    assert received and all("appended" not in names for names in received), received
+    assert log.errors_since_run() == [], log.errors_since_run()
