@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -70,6 +71,18 @@ def shutdown_kernel(page: Page, server: JupyterServer, notebook: str, timeout: f
         if time.monotonic() > deadline:
             raise AssertionError(f"the server still runs a kernel for {notebook} after {timeout} s")
         time.sleep(0.3)
+
+
+def forget_workspace(server: JupyterServer) -> None:
+    """Drop JupyterLab's saved workspace: the next page would reopen every notebook opened before."""
+    request = urllib.request.Request(
+        f"{server.base_url}/lab/api/workspaces/default", method="DELETE", headers={"Authorization": f"token {server.token}"}
+    )
+    try:
+        urllib.request.urlopen(request, timeout=10).close()
+    except urllib.error.HTTPError as err:
+        if err.code != 404:  # 404: nothing saved yet
+            raise
 
 
 def shutdown_sessions(server: JupyterServer, notebook: str) -> None:

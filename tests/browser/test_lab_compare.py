@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ._kernel import KernelProbe
+from ._lab import forget_workspace, shutdown_sessions
 from ._notebook import run_notebook, wait_for_output
 from ._overlap import overlapping, wait_selected
 from ._widget_dom import WidgetDom
@@ -47,3 +48,7 @@ def test_a_click_links_the_panels_in_the_browser_and_the_kernel(lab_server, open
         assert log.errors_since_run() == []
     finally:
         probe.close()
+        page.close()
+        # Later Lab tests open their own notebook: no kernel of ours, and no workspace reopening ours.
+        shutdown_sessions(lab_server, NOTEBOOK)
+        forget_workspace(lab_server)

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import re
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -19,6 +17,7 @@ import pytest
 from playwright.sync_api import Locator, Page
 
 from ._kernel import KernelProbe
+from ._lab import forget_workspace
 from ._notebook import run_notebook, wait_for_output
 from ._pixels import changed_fraction, is_blank, shot
 from ._widget_dom import PHOTO, WidgetDom, node_id
@@ -70,18 +69,6 @@ def _close(page: Page) -> None:
     """Shut the notebook's kernel down (each test starts its own) and close the page."""
     page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
     page.close()
-
-
-def _forget_workspace(server) -> None:
-    """Drop JupyterLab's saved workspace: the next page would reopen every notebook opened before."""
-    request = urllib.request.Request(
-        f"{server.base_url}/lab/api/workspaces/default", method="DELETE", headers={"Authorization": f"token {server.token}"}
-    )
-    try:
-        urllib.request.urlopen(request, timeout=10).close()
-    except urllib.error.HTTPError as err:
-        if err.code != 404:  # 404: nothing saved yet
-            raise
 
 
 def _wait_count(locator: Locator, n: int, log, timeout: float = 300.0) -> None:
@@ -166,7 +153,7 @@ def notebook(lab_server, open_page) -> Iterator[Callable[..., tuple]]:
     pages = []
 
     def open_(name: str, cells: list[str], before_run: Callable[[Page], None] | None = None) -> tuple:
-        _forget_workspace(lab_server)
+        forget_workspace(lab_server)
         page, log = run_notebook(open_page, lab_server, name, [SETUP, *cells], before_run)
         pages.append(page)
         return page, log
@@ -174,7 +161,7 @@ def notebook(lab_server, open_page) -> Iterator[Callable[..., tuple]]:
     yield open_
     for page in pages:
         _close(page)
-    _forget_workspace(lab_server)
+    forget_workspace(lab_server)
 
 
 # --- many widgets, one WebGL context --------------------------------------------------------------
