@@ -87,3 +87,27 @@ def split_blocks(values: Any, blocks: Sequence[NodeBlock], grid_shapes: Sequence
         ]
         out.append(cat(parts))
     return out
+
+
+def node_id(
+    blocks: Sequence[NodeBlock], grid_shapes: Sequence[tuple[int, int]], res: int, image: int, row: int, col: int
+) -> int:
+    """The node of patch ``(row, col)`` of ``image`` at resolution ``res`` (js/layout.js ``nodeId``)."""
+    h, w = grid_shapes[res]
+    for b in blocks:
+        if b.first <= image < b.first + b.count:
+            return b.offsets[res] + (image - b.first) * h * w + row * w + col
+    raise ValueError(f"image {image} is out of range: there are {blocks[-1].first + blocks[-1].count} images")
+
+
+def locate_node(blocks: Sequence[NodeBlock], grid_shapes: Sequence[tuple[int, int]], node: int) -> tuple[int, int, int, int]:
+    """``(res, image, row, col)`` of ``node`` (js/layout.js ``nodeInfo``); ``ValueError`` when out of range."""
+    for b in blocks:
+        for r, (h, w) in enumerate(grid_shapes):
+            local = node - b.offsets[r]
+            if 0 <= local < b.count * h * w:
+                k, within = divmod(local, h * w)
+                row, col = divmod(within, w)
+                return r, b.first + k, row, col
+    n = sum(b.n_nodes(grid_shapes) for b in blocks)
+    raise ValueError(f"node {node} is out of range: there are {n} nodes")

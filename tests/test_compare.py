@@ -51,7 +51,7 @@ def test_the_split_features_are_the_layers_features(photos) -> None:
 def test_a_selection_in_one_panel_selects_the_region_in_the_others(by_layer) -> None:
     a, b = by_layer.panels.values()
     a.selected = [1]  # image 0, 28 px grid, row 0 col 1
-    assert b.selected == map_nodes([1], a.meta, b.meta)
+    assert b.selected == map_nodes([1], a.results.layout, b.results.layout)
     assert len(b.selected) == 1 + 4  # the same patch, and its 2x2 patches at 56 px
     sims = by_layer.similarity()
     assert list(sims) == ["layer 3", "layer 9"]

@@ -62,10 +62,10 @@ def test_map_nodes_is_every_overlapping_patch_at_every_target_resolution() -> No
             for y in _brute(row, src["h"], dst["h"])
             for x in _brute(col, src["w"], dst["w"])
         )
-        assert map_nodes([node], a.meta, b.meta) == want
-    assert map_nodes([], a.meta, b.meta) == []
+        assert map_nodes([node], a.results.layout, b.results.layout) == want
+    assert map_nodes([], a.results.layout, b.results.layout) == []
     with pytest.raises(ValueError, match="out of range"):
-        map_nodes([a.meta["n_nodes"]], a.meta, b.meta)
+        map_nodes([a.meta["n_nodes"]], a.results.layout, b.results.layout)
 
 
 def test_link_checks_the_widgets_show_the_same_images() -> None:
@@ -92,11 +92,12 @@ def test_a_selection_set_in_python_selects_the_same_region_in_linked_widgets() -
     NcutWidget.link(b, c)  # c joins a and b's group
     assert a.link_group == b.link_group == c.link_group != ""
     a.selected = [3]
-    assert b.selected == map_nodes([3], a.meta, b.meta)
-    assert c.selected == map_nodes([3], a.meta, c.meta)
+    assert b.selected == map_nodes([3], a.results.layout, b.results.layout)
+    assert c.selected == map_nodes([3], a.results.layout, c.results.layout)
     assert a.selected == [3]  # b's and c's new selections are not mapped back
     b.negative = [0]
-    assert a.negative == map_nodes([0], b.meta, a.meta) and c.negative == map_nodes([0], b.meta, c.meta)
+    assert a.negative == map_nodes([0], b.results.layout, a.results.layout)
+    assert c.negative == map_nodes([0], b.results.layout, c.results.layout)
     other = _widget([(4, 4)])
     other.selected = [1]
     assert a.selected == [3]  # not linked
@@ -122,4 +123,25 @@ def test_linked_selections_give_each_widget_its_own_similarity() -> None:
     sim_b = b.similarity()
     assert sim_b.shape == (b.meta["n_nodes"],) and sim_b.dtype == np.float32
     np.testing.assert_array_equal(sim_b[b.selected], 1.0)
-    np.testing.assert_array_equal(sim_b, b.similarity(map_nodes([20], a.meta, b.meta)))
+    np.testing.assert_array_equal(sim_b, b.similarity(map_nodes([20], a.results.layout, b.results.layout)))
+
+
+def test_map_nodes_follows_images_added_to_either_map() -> None:
+    from ncut_widget.nodes import node_id
+
+    a = _widget([(16, 16), (32, 32)]).results.layout.grow(["added"], [(64, 48)])
+    b = _widget([(14, 14), (28, 28)]).results.layout.grow(["added"], [(64, 48)])
+    # Image 2 is the added one in both: its nodes come after every fitted node.
+    node = node_id(a.blocks, a.grid_shapes, 1, 2, 17, 22)
+    assert node >= a.blocks[1].offsets[0]
+    want = sorted(
+        node_id(b.blocks, b.grid_shapes, t, 2, y, x)
+        for t, (h, w) in enumerate(b.grid_shapes)
+        for y in _brute(17, 32, h)
+        for x in _brute(22, 32, w)
+    )
+    assert map_nodes([node], a, b) == want
+    # A fitted image still maps into the fitted block, and an image the target lacks maps to nothing.
+    fitted = node_id(a.blocks, a.grid_shapes, 0, 1, 3, 4)
+    assert all(n < b.blocks[1].offsets[0] for n in map_nodes([fitted], a, b))
+    assert map_nodes([node], a, _widget([(14, 14), (28, 28)]).results.layout) == []

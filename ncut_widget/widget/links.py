@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import uuid
 import weakref
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from ..nodes import locate_node, node_id
 
 if TYPE_CHECKING:
+    from .state import GridLayout
     from .widget import NcutWidget
 
 # link_group -> the live widgets in it (kept in step by NcutWidget's link_group observer).
@@ -37,41 +40,32 @@ def overlapping_cells(index: int, n: int, m: int) -> range:
     return range(index * m // n, -(-(index + 1) * m // n))
 
 
-def _locate(meta: Mapping[str, Any], node: int) -> tuple[int, int, int, int]:
-    """``(resolution, image, row, col)`` of ``node`` in the widget layout ``meta`` (docs/wire-format.md)."""
-    n_images = len(meta["images"])
-    for r in range(len(meta["resolutions"]) - 1, -1, -1):
-        res = meta["resolutions"][r]
-        if node >= res["offset"]:
-            image, within = divmod(node - res["offset"], res["h"] * res["w"])
-            if image >= n_images:
-                break
-            row, col = divmod(within, res["w"])
-            return r, image, row, col
-    raise ValueError(f"node {node} is out of range: this widget has {meta['n_nodes']} nodes")
-
-
-def map_nodes(ids: Sequence[int], source: Mapping[str, Any], target: Mapping[str, Any]) -> list[int]:
+def map_nodes(ids: Sequence[int], source: GridLayout, target: GridLayout) -> list[int]:
     """The ``target`` nodes whose pixel boxes overlap those of ``ids`` in ``source``, ascending.
 
     Args:
         ids: node ids of the source widget.
-        source, target: the two widgets' ``meta`` (their layouts: images and resolutions); the
-            images must be the same (see :func:`check_linkable`).
+        source, target: the two widgets' layouts (``w.results.layout``: images, resolutions and
+            the blocks of images added by ``add_images``); image i is the same picture in both
+            (see :func:`check_linkable`).
 
     Returns:
         Sorted unique node ids of ``target``: for each source node, every overlapping patch of
-        the same image at every resolution of ``target``.
+        the same image at every resolution of ``target`` (none for an image ``target`` lacks,
+        e.g. one added to the source only).
     """
     out: set[int] = set()
+    n_target_images = len(target.image_names)
     for node in ids:
-        r, image, row, col = _locate(source, int(node))
-        src = source["resolutions"][r]
-        for dst in target["resolutions"]:
-            base = dst["offset"] + image * dst["h"] * dst["w"]
-            cols = overlapping_cells(col, src["w"], dst["w"])
-            for y in overlapping_cells(row, src["h"], dst["h"]):
-                out.update(base + y * dst["w"] + x for x in cols)
+        r, image, row, col = locate_node(source.blocks, source.grid_shapes, int(node))
+        if image >= n_target_images:
+            continue
+        sh, sw = source.grid_shapes[r]
+        for t, (th, tw) in enumerate(target.grid_shapes):
+            base = node_id(target.blocks, target.grid_shapes, t, image, 0, 0)
+            cols = overlapping_cells(col, sw, tw)
+            for y in overlapping_cells(row, sh, th):
+                out.update(base + y * tw + x for x in cols)
     return sorted(out)
 
 
@@ -148,12 +142,12 @@ def propagate(widget: NcutWidget, name: str, ids: Sequence[int]) -> None:
     do not map again (``A -> B -> A`` is not the identity).
     """
     global _propagating
-    if _propagating or not widget.link_group or name in widget._property_lock or not widget.meta:
+    if _propagating or not widget.link_group or name in widget._property_lock or widget._results is None:
         return
-    others = [w for w in list(_groups.get(widget.link_group, ())) if w is not widget and w.meta]
+    others = [w for w in list(_groups.get(widget.link_group, ())) if w is not widget and w._results is not None]
     _propagating = True
     try:
         for other in others:
-            setattr(other, name, map_nodes(ids, widget.meta, other.meta))
+            setattr(other, name, map_nodes(ids, widget._results.layout, other._results.layout))
     finally:
         _propagating = False
