@@ -15,7 +15,8 @@ const forgetOurThree = `if (typeof window !== "undefined" && window.__THREE__ ==
 const common = {
   bundle: true,
   format: "esm",
-  minify: !watch,
+  // NCUT_NO_MINIFY=1 keeps names readable (for profiling pages in Chromium's profiler).
+  minify: !watch && !process.env.NCUT_NO_MINIFY,
   target: ["es2020"],
   outdir: "ncut_widget/static",
   logLevel: "info",

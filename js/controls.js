@@ -115,7 +115,8 @@ export function createControls(store, model, toolbar, statusbar, { onReset }) {
     if (store.sim) {
       highlighted = 0;
       const thr = store.threshold;
-      for (let i = 0; i < n; i++) if (store.sim[i] >= thr) highlighted++;
+      const sim = store.sim; // hoisted: a getter-backed property read per node cost 8 ms at 1M
+      for (let i = 0; i < n; i++) if (sim[i] >= thr) highlighted++;
     }
     summary.textContent = summaryText({ nNodes: n, selected: store.selected.length, negative: store.negative.length, highlighted, threshold: store.threshold });
   }

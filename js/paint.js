@@ -1,63 +1,111 @@
 // Painting one resolution of one image: the patch colours (RGB, segment or heatmap, dimmed where not
 // highlighted), the heat overlay of a photo, and the mark of a selected patch. Shared by the image
 // grid and the focus view so both show the same pixels for the same node.
-import { HEAT_LUT, heatIndex, heatT } from "./colormap.js";
+import { HEAT_LUT, HEAT_MAX, HEAT_MIN } from "./colormap.js";
 import { nodeId } from "./layout.js";
+
+// The loops below run once per node on every redraw (a million nodes per click), so they write one
+// packed RGBA word per patch (Uint32 views; the words are built from bytes, so byte order is the
+// platform's either way), and heatIndex / heatT of js/colormap.js are inlined.
+const HEAT_SPAN = HEAT_MAX - HEAT_MIN;
+
+/** Packs (r, g, b, a) byte quadruples into words: `fill(bytes)` writes 4 bytes per entry. */
+function packed(count, fill) {
+  const words = new Uint32Array(count);
+  fill(new Uint8ClampedArray(words.buffer));
+  return words;
+}
+
+// Heatmap colours, opaque, by heat index.
+const HEAT_RGBA = packed(256, (b) => {
+  for (let i = 0; i < 256; i++) b.set([HEAT_LUT[i * 3], HEAT_LUT[i * 3 + 1], HEAT_LUT[i * 3 + 2], 255], i * 4);
+});
+
+// Photo overlay by heat index: the heat colour with alpha 150 (highlighted) or 90 * t (not).
+const OVERLAY_ON = packed(256, (b) => {
+  for (let i = 0; i < 256; i++) b.set([HEAT_LUT[i * 3], HEAT_LUT[i * 3 + 1], HEAT_LUT[i * 3 + 2], 150], i * 4);
+});
+const OVERLAY_OFF = packed(256, (b) => {
+  for (let i = 0; i < 256; i++) b.set([HEAT_LUT[i * 3], HEAT_LUT[i * 3 + 1], HEAT_LUT[i * 3 + 2], (90 * i) / 255], i * 4);
+});
+
+// colors array -> its nodes as words, plain and dimmed (one pass per colours and dim, not per click).
+const packedCache = new WeakMap();
+function packedColors(colors, dim) {
+  const hit = packedCache.get(colors);
+  if (hit && hit.grey === dim.grey && hit.amount === dim.amount) return hit;
+  const n = colors.length / 3;
+  const base = packed(n, (b) => {
+    for (let i = 0; i < n; i++) {
+      b[i * 4] = colors[i * 3];
+      b[i * 4 + 1] = colors[i * 3 + 1];
+      b[i * 4 + 2] = colors[i * 3 + 2];
+      b[i * 4 + 3] = 255;
+    }
+  });
+  // dimColor of js/contrast.js, rounded as a Uint8ClampedArray store rounds it.
+  const dimmed = packed(n, (b) => {
+    for (let i = 0; i < n; i++) {
+      for (let c = 0; c < 3; c++) {
+        const v = colors[i * 3 + c];
+        b[i * 4 + c] = v + (dim.grey - v) * dim.amount;
+      }
+      b[i * 4 + 3] = 255;
+    }
+  });
+  const entry = { grey: dim.grey, amount: dim.amount, base, dimmed };
+  packedCache.set(colors, entry);
+  return entry;
+}
 
 /**
  * Fills an h*w RGBA buffer with the colors one resolution of one image shows.
- * @param {Uint8ClampedArray} px output, h*w*4
+ * @param {Uint8ClampedArray} px output, h*w*4 (its byteOffset a multiple of 4, as ImageData's is)
  * @param {object} store
  * @param {object} res a meta.resolutions entry
  * @param {number} image
  * @param {{grey: number, amount: number}} dim how non-highlighted patches dim (js/contrast.js, as in 3D)
  */
 export function paintPatches(px, store, res, image, dim) {
-  const colors = store.baseColors; // RGB, or each segment's mean RGB in Segments mode
   const sim = store.sim;
-  const heat = sim && store.colorMode === "similarity";
-  const threshold = store.threshold;
   const start = nodeId(res, image, 0, 0);
   const count = res.h * res.w;
+  const out = new Uint32Array(px.buffer, px.byteOffset, count);
+  if (sim && store.colorMode === "similarity") {
+    for (let p = 0; p < count; p++) {
+      let t = (sim[start + p] - HEAT_MIN) / HEAT_SPAN;
+      t = t < 0 ? 0 : t > 1 ? 1 : t;
+      out[p] = HEAT_RGBA[(t * 255 + 0.5) | 0]; // Math.round for t * 255 >= 0
+    }
+    return;
+  }
+  // RGB, or each segment's mean RGB in Segments mode; dimmed where not highlighted.
+  const { base, dimmed } = packedColors(store.baseColors, dim);
+  if (!sim) {
+    out.set(base.subarray(start, start + count));
+    return;
+  }
+  const threshold = store.threshold;
   for (let p = 0; p < count; p++) {
     const node = start + p;
-    let r, g, b;
-    if (heat) {
-      const o = heatIndex(sim[node]) * 3;
-      r = HEAT_LUT[o];
-      g = HEAT_LUT[o + 1];
-      b = HEAT_LUT[o + 2];
-    } else {
-      r = colors[node * 3];
-      g = colors[node * 3 + 1];
-      b = colors[node * 3 + 2];
-      if (sim && sim[node] < threshold) {
-        // dimColor of js/contrast.js, inlined: this loop runs once per node on every redraw.
-        r += (dim.grey - r) * dim.amount;
-        g += (dim.grey - g) * dim.amount;
-        b += (dim.grey - b) * dim.amount;
-      }
-    }
-    px[p * 4] = r;
-    px[p * 4 + 1] = g;
-    px[p * 4 + 2] = b;
-    px[p * 4 + 3] = 255;
+    out[p] = sim[node] < threshold ? dimmed[node] : base[node];
   }
 }
 
-/** Heat overlay for a photo: transparent where dissimilar, opaque where highlighted. */
+/** Heat overlay for a photo: transparent where dissimilar, opaque where highlighted (alpha 90 * t of the
+ * heat index's t below the threshold, within 1/255 of 90 * t itself). */
 export function paintOverlay(px, store, res, image) {
   const sim = store.sim;
   const threshold = store.threshold;
   const start = nodeId(res, image, 0, 0);
   const count = res.h * res.w;
+  const out = new Uint32Array(px.buffer, px.byteOffset, count);
   for (let p = 0; p < count; p++) {
     const s = sim[start + p];
-    const o = heatIndex(s) * 3;
-    px[p * 4] = HEAT_LUT[o];
-    px[p * 4 + 1] = HEAT_LUT[o + 1];
-    px[p * 4 + 2] = HEAT_LUT[o + 2];
-    px[p * 4 + 3] = s >= threshold ? 150 : 90 * heatT(s);
+    let t = (s - HEAT_MIN) / HEAT_SPAN;
+    t = t < 0 ? 0 : t > 1 ? 1 : t;
+    const i = (t * 255 + 0.5) | 0;
+    out[p] = s >= threshold ? OVERLAY_ON[i] : OVERLAY_OFF[i];
   }
 }
 

@@ -1,0 +1,72 @@
+import { describe, expect, it } from "vitest";
+import { HEAT_LUT, heatIndex, heatT } from "../colormap.js";
+import { paintOverlay, paintPatches } from "../paint.js";
+import { rng } from "./helpers.js";
+
+// The per-pixel definitions (docs: js/colormap.js heat colours, js/contrast.js dimming), written
+// plainly into a Uint8ClampedArray, as the packed loops must reproduce them byte for byte.
+function reference(store, res, image, dim) {
+  const start = res.offset + image * res.h * res.w;
+  const count = res.h * res.w;
+  const px = new Uint8ClampedArray(count * 4);
+  for (let p = 0; p < count; p++) {
+    const node = start + p;
+    let rgb;
+    if (store.sim && store.colorMode === "similarity") {
+      const o = heatIndex(store.sim[node]) * 3;
+      rgb = [HEAT_LUT[o], HEAT_LUT[o + 1], HEAT_LUT[o + 2]];
+    } else {
+      rgb = [0, 1, 2].map((c) => store.baseColors[node * 3 + c]);
+      if (store.sim && store.sim[node] < store.threshold) rgb = rgb.map((v) => v + (dim.grey - v) * dim.amount);
+    }
+    px.set([...rgb, 255], p * 4);
+  }
+  return px;
+}
+
+describe("paintPatches and paintOverlay", () => {
+  const rand = rng(4);
+  const res = { offset: 24, h: 5, w: 7 };
+  const n = res.offset + 3 * res.h * res.w;
+  const baseColors = Uint8Array.from({ length: n * 3 }, () => Math.floor(rand() * 256));
+  const sim = Float32Array.from({ length: n }, () => rand() * 2.4 - 1.2);
+  sim[30] = -2; // a suppressed node
+  const dim = { grey: 128, amount: 0.55 };
+
+  it.each([
+    ["rgb, no selection", { colorMode: "rgb", sim: null }],
+    ["rgb, dimmed where not highlighted", { colorMode: "rgb", sim }],
+    ["segments, dimmed", { colorMode: "segments", sim }],
+    ["similarity heatmap", { colorMode: "similarity", sim }],
+  ])("%s: byte for byte the per-pixel definition", (_, mode) => {
+    const store = { baseColors, threshold: 0.35, ...mode };
+    for (const image of [0, 2]) {
+      const px = new Uint8ClampedArray(res.h * res.w * 4);
+      paintPatches(px, store, res, image, dim);
+      expect([...px]).toEqual([...reference(store, res, image, dim)]);
+    }
+  });
+
+  it("follows a new dim (theme) with the same colours", () => {
+    const store = { baseColors, threshold: 0.35, colorMode: "rgb", sim };
+    const px = new Uint8ClampedArray(res.h * res.w * 4);
+    paintPatches(px, store, res, 1, dim);
+    const dark = { grey: 40, amount: 0.7 };
+    paintPatches(px, store, res, 1, dark);
+    expect([...px]).toEqual([...reference(store, res, 1, dark)]);
+  });
+
+  it("overlays the heat colour, opaque-ish where highlighted", () => {
+    const store = { threshold: 0.35, sim };
+    const px = new Uint8ClampedArray(res.h * res.w * 4);
+    paintOverlay(px, store, res, 1);
+    const start = res.offset + res.h * res.w;
+    for (let p = 0; p < res.h * res.w; p++) {
+      const s = sim[start + p];
+      const o = heatIndex(s) * 3;
+      expect([...px.subarray(p * 4, p * 4 + 3)]).toEqual([HEAT_LUT[o], HEAT_LUT[o + 1], HEAT_LUT[o + 2]]);
+      if (s >= 0.35) expect(px[p * 4 + 3]).toBe(150);
+      else expect(Math.abs(px[p * 4 + 3] - 90 * heatT(s))).toBeLessThanOrEqual(1);
+    }
+  });
+});
