@@ -18,6 +18,7 @@ capability and the load average before and after.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -50,6 +51,7 @@ def worker(threads: int, color: str) -> None:
     spent = dict.fromkeys(STAGES, 0.0)
 
     def timing(stage, fn):
+        @functools.wraps(fn)  # keeps the signature: fit_coloring reads the coloring's defaults from it
         def wrapper(*args, **kwargs):
             t = time.perf_counter()
             try:
