@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from playwright.sync_api import Locator, Page
 
+from ._lab import forget_workspace
 from ._servers import JupyterServer
 
 # NotebookPanel of the current tab, once its kernel is connected and idle (both UIs expose the app
@@ -33,6 +34,10 @@ def run_notebook(
     instrument the page, listen to its console, ...).
     """
     server.write_notebook(name, cells)
+    if server.kind == "lab":
+        # A fresh workspace: JupyterLab would otherwise reopen every notebook an earlier test
+        # module opened, and the "current" notebook (the one run below) could be one of those.
+        forget_workspace(server)
     path = f"lab/tree/{name}" if server.kind == "lab" else f"notebooks/{name}"
     page, log = open_page(server.url(path))
     page.wait_for_function(_KERNEL_IDLE, timeout=120_000)
