@@ -55,9 +55,16 @@ export function createControls(store, model, toolbar, statusbar, { onReset }) {
   });
   const blend = h("input", { type: "checkbox" });
   const blendLabel = h("label", { class: "ncut-check" }, blend, "Blend photo");
+  const borders = h("input", { type: "checkbox" });
+  const bordersLabel = h(
+    "label",
+    { class: "ncut-check", title: "Segment borders on the images (Segments mode)" },
+    borders,
+    "Borders",
+  );
   const clear = h("button", { type: "button", class: "ncut-btn", textContent: "Clear", title: "Clear the selection (Esc)" });
   const reset = h("button", { type: "button", class: "ncut-btn", textContent: "Reset view", title: "Reset the 3D camera" });
-  toolbar.append(eig.wrap, thr.wrap, mode, gran.wrap, negative, blendLabel, h("span", { class: "ncut-spacer" }), clear, reset);
+  toolbar.append(eig.wrap, thr.wrap, mode, gran.wrap, negative, blendLabel, bordersLabel, h("span", { class: "ncut-spacer" }), clear, reset);
 
   const stage = h("span", { class: "ncut-stage" });
   const bar = h("progress", { class: "ncut-progress", max: 1 });
@@ -96,6 +103,8 @@ export function createControls(store, model, toolbar, statusbar, { onReset }) {
     gran.input.value = String(Math.max(0, store.segmentLevel));
     gran.output.value = ladder && store.segmentLevel >= 0 ? `${store.k} segments` : "";
     blend.checked = store.blend;
+    borders.checked = store.borders;
+    borders.disabled = !store.segmentMode;
     negative.setAttribute("aria-pressed", String(store.negativeMode));
     clear.disabled = store.selected.length === 0 && store.negative.length === 0;
     reset.disabled = !store.data;
@@ -154,6 +163,7 @@ export function createControls(store, model, toolbar, statusbar, { onReset }) {
     }),
     listen(negative, "click", () => store.setNegativeMode(!store.negativeMode)),
     listen(blend, "change", () => store.setBlend(blend.checked)),
+    listen(borders, "change", () => store.setTrait("segment_borders", borders.checked)),
     listen(clear, "click", () => store.clear()),
     listen(reset, "click", onReset),
     store.on("meta", syncAll),

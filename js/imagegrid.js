@@ -5,8 +5,9 @@
 import { dimParams, parseCssRgb } from "./contrast.js";
 import { bandLayout, pageOf, pageRange, patchAt } from "./gridlayout.js";
 import { describeNode, finestResolution, nodeId, nodeInfo } from "./layout.js";
-import { markPatch, paintOverlay, paintPatches } from "./paint.js";
+import { drawBorders, markPatch, paintOverlay, paintPatches } from "./paint.js";
 import { patchesInRect } from "./regions.js";
+import { segmentEdges } from "./segments.js";
 import { watchBackground } from "./theme.js";
 
 const PHOTO = -1;
@@ -303,6 +304,10 @@ export function createImageGrid(store, container) {
         ctx.globalAlpha = store.blend && photo ? 0.6 : 1;
         ctx.drawImage(small, 0, 0, cw, ch);
         ctx.globalAlpha = 1;
+      }
+      if (store.segmentMode && store.borders) {
+        // Segment borders: on the photo, the finest resolution's.
+        drawBorders(ctx, segmentEdges(store.data.segments, store.data.nNodes, store.segmentLevel, r, image), cw / r.w, ch / r.h);
       }
       for (const [nodes, negative] of [[store.markedNodes, false], [store.markedNegatives, true]]) {
         for (const node of nodes) {

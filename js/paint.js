@@ -121,3 +121,23 @@ export function markPatch(ctx, x, y, w, h, negative = false) {
   ctx.setLineDash([]);
 }
 
+
+/**
+ * Strokes segment borders (js/segments.js segmentEdges, grid units) scaled to a cell of cw x ch px:
+ * dark under light, so they read on any colour.
+ */
+export function drawBorders(ctx, edges, sx, sy) {
+  if (!edges.length) return;
+  ctx.beginPath();
+  for (let i = 0; i < edges.length; i += 4) {
+    ctx.moveTo(edges[i] * sx, edges[i + 1] * sy);
+    ctx.lineTo(edges[i + 2] * sx, edges[i + 3] * sy);
+  }
+  ctx.setLineDash([]);
+  ctx.lineWidth = 2;
+  ctx.strokeStyle = "rgba(0,0,0,0.7)";
+  ctx.stroke();
+  ctx.lineWidth = 1;
+  ctx.strokeStyle = "rgba(255,255,255,0.85)";
+  ctx.stroke();
+}

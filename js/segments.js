@@ -85,3 +85,30 @@ export function hierarchyMasks(segments, nNodes, res, image, node) {
     return { k, label, mask };
   });
 }
+
+/**
+ * The borders between segments on one image's grid at `level`: every unit edge between two
+ * 4-neighbouring patches with different labels, in grid units (col, row).
+ * @param {{labels: Uint8Array}} segments
+ * @param {number} nNodes
+ * @param {number} level
+ * @param {{offset: number, h: number, w: number}} res a meta.resolutions entry
+ * @param {number} image
+ * @returns {number[]} x0, y0, x1, y1 per edge: vertical edges (x = col + 1) then horizontal (y = row + 1)
+ */
+export function segmentEdges(segments, nNodes, level, res, image) {
+  const start = nodeId(res, image, 0, 0);
+  const labels = segments.labels.subarray(level * nNodes + start, level * nNodes + start + res.h * res.w);
+  const out = [];
+  for (let row = 0; row < res.h; row++) {
+    for (let col = 0; col + 1 < res.w; col++) {
+      if (labels[row * res.w + col] !== labels[row * res.w + col + 1]) out.push(col + 1, row, col + 1, row + 1);
+    }
+  }
+  for (let row = 0; row + 1 < res.h; row++) {
+    for (let col = 0; col < res.w; col++) {
+      if (labels[row * res.w + col] !== labels[(row + 1) * res.w + col]) out.push(col, row + 1, col + 1, row + 1);
+    }
+  }
+  return out;
+}

@@ -22,7 +22,7 @@ const DEFERRED_SAVE_LENGTH = 10000;
  * - "meta": the meta trait changed (the layout is known before its payload arrives)
  * - "data": the decoded payload changed (`store.data`, or null with `store.decodeError`)
  * - "similarity": selection, negatives or n_eig_view changed (`store.selected`, `store.negative`, `store.sim`)
- * - "style": threshold, color_mode, k or blend changed (`store.baseColors` may be new)
+ * - "style": threshold, color_mode, k, segment_borders or blend changed (`store.baseColors` may be new)
  * - "gesture": the user changed the selection or negatives here (pick, pickNegative, selectRegion,
  *   clear), after the traits are set; js/links.js forwards it to linked models (trait changes from
  *   elsewhere never announce, so links do not ping-pong)
@@ -75,6 +75,10 @@ export function createStore(model) {
     /** The segment count Segments mode shows (the `k` trait). */
     get k() {
       return Number(model.get("k")) || 0;
+    },
+    /** Segment borders on the images in Segments mode (the `segment_borders` trait). */
+    get borders() {
+      return !!model.get("segment_borders");
     },
     /** Index of `k` on the decoded ladder; -1 without a ladder or off it. */
     get segmentLevel() {
@@ -334,6 +338,7 @@ export function createStore(model) {
     ["change:threshold", () => emit("style")],
     ["change:color_mode", () => emit("style")],
     ["change:k", () => emit("style")],
+    ["change:segment_borders", () => emit("style")],
   ];
   for (const [name, fn] of handlers) model.on(name, fn);
   requestMissingChunks(model);

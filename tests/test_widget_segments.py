@@ -137,3 +137,14 @@ def test_the_ladder_reports_progress_per_level():
     ladder = segment_ladder(rng.normal(size=(200, 6)), rng.uniform(size=(200, 3)), progress=lambda *a: calls.append(a))
     assert ladder.ks == (2, 3, 4, 6)
     assert calls == [("Segments", i, 4) for i in range(5)]
+
+
+def test_segment_borders_is_off_by_default_and_travels_to_the_exported_page():
+    from ncut_widget.widget.export import page_state
+
+    w = _widget()
+    assert w.segment_borders is False
+    w.segment_borders = True
+    assert page_state(w)["traits"]["segment_borders"] is True
+    with pytest.raises(traitlets.TraitError):
+        w.segment_borders = "yes"

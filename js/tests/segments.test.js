@@ -170,3 +170,23 @@ describe("store.anchor", () => {
     expect(store.anchor).toBe(4);
   });
 });
+
+describe("segmentEdges", () => {
+  it("lists exactly the unit edges between 4-neighbours with different labels", async () => {
+    const { segmentEdges } = await import("../segments.js");
+    const res = { offset: 6, h: 3, w: 4 };
+    const grid = [0, 0, 1, 1, 0, 2, 2, 1, 0, 2, 2, 2]; // image 1's labels, row-major
+    const nNodes = 6 + 2 * 12;
+    const labels = new Uint8Array(nNodes * 2);
+    labels.set(grid, nNodes + 6 + 12); // level 1, image 1
+    const edges = segmentEdges({ labels }, nNodes, 1, res, 1);
+    const want = [];
+    for (let r = 0; r < 3; r++) for (let c = 0; c + 1 < 4; c++) if (grid[r * 4 + c] !== grid[r * 4 + c + 1]) want.push([c + 1, r, c + 1, r + 1]);
+    for (let r = 0; r + 1 < 3; r++) for (let c = 0; c < 4; c++) if (grid[r * 4 + c] !== grid[(r + 1) * 4 + c]) want.push([c, r + 1, c + 1, r + 1]);
+    const got = [];
+    for (let i = 0; i < edges.length; i += 4) got.push(edges.slice(i, i + 4));
+    expect(got).toEqual(want);
+    expect(want.length).toBe(7);
+    expect(segmentEdges({ labels }, nNodes, 0, res, 1)).toEqual([]); // level 0: one segment
+  });
+});

@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from .widget import NcutWidget
 
 # Traits the page restores; everything else is derived in the browser.
-_PAGE_TRAITS = ("meta", "selected", "negative", "n_eig_view", "threshold", "color_mode", "k", "stage", "progress",
-                "status", "error", "title", "link_group")
+_PAGE_TRAITS = ("meta", "selected", "negative", "n_eig_view", "threshold", "color_mode", "k", "segment_borders",
+                "stage", "progress", "status", "error", "title", "link_group")
 
 _PAGE = """<!DOCTYPE html>
 <html lang="en">

@@ -111,7 +111,8 @@ class NcutWidget(anywidget.AnyWidget):
     ``threshold`` (similarity that counts as highlighted), ``color_mode`` (``"rgb"``,
     ``"similarity"`` or ``"segments"``), ``negative`` (node ids Alt-clicked as negatives: nodes
     nearer them than the positives are not highlighted), ``k`` (the segment count Segments mode shows, one of
-    ``meta["segments"]["ks"]``); read-only from the browser: ``meta``, ``stage``, ``progress``, ``status``,
+    ``meta["segments"]["ks"]``), ``segment_borders`` (segment borders on the images in Segments
+    mode); read-only from the browser: ``meta``, ``stage``, ``progress``, ``status``,
     ``error``.
 
     Threads: traits are written only on the thread that created the widget (in a notebook, the
@@ -143,6 +144,8 @@ class NcutWidget(anywidget.AnyWidget):
     color_mode = traitlets.Unicode("rgb").tag(sync=True)
     # Segment count shown in Segments mode; 0 until results with a segment ladder exist.
     k = traitlets.Int(0).tag(sync=True)
+    # Segment borders drawn on the images in Segments mode (the toolbar's Borders box).
+    segment_borders = traitlets.Bool(False).tag(sync=True)
     stage = traitlets.Unicode("").tag(sync=True)
     progress = traitlets.Float(0.0).tag(sync=True)
     status = traitlets.Unicode("").tag(sync=True)

@@ -107,3 +107,42 @@ def test_a_level_clicked_in_rgb_mode_switches_to_segments(segments_page) -> None
     dom.root.locator(".ncut-value", has_text="4 segments").wait_for()
     assert dom.root.get_by_role("button", name="Segments", exact=True).get_attribute("aria-pressed") == "true"
     assert log.page_errors == [] and log.console_errors == []
+
+
+def test_borders_outline_exactly_the_segment_boundaries(segments_page) -> None:
+    w, page, log, dom = segments_page
+    if dom.root.get_by_role("button", name="Segments", exact=True).get_attribute("aria-pressed") != "true":
+        dom.root.get_by_role("button", name="Segments", exact=True).click()
+    dom.root.get_by_role("button", name="Clear").click()
+    k = int(dom.root.locator(".ncut-value", has_text="segments").inner_text().split()[0])
+    res, image = 1, 0
+    cell = dom.cell(res, image)
+    before = shot(cell).astype(np.int16)
+    dom.root.get_by_label("Borders").check()
+    page.wait_for_timeout(300)
+    after = shot(cell).astype(np.int16)
+    changed = np.abs(after - before).max(axis=2) > 8
+    # Where patches of different segments meet, in cell pixels, widened by the 2 px stroke and its
+    # antialiasing (2.5 px every way, line ends included).
+    labels = w.segment_masks(k)[res][image]
+    h, wd = labels.shape
+    ph, pw = changed.shape
+    px_x = np.arange(pw) + 0.5
+    px_y = np.arange(ph) + 0.5
+    near = np.zeros_like(changed)
+    for r in range(h):
+        for c in range(wd):
+            if c + 1 < wd and labels[r, c] != labels[r, c + 1]:
+                x, y0, y1 = (c + 1) / wd * pw, r / h * ph, (r + 1) / h * ph
+                near |= (np.abs(px_x - x) <= 2.5)[None, :] & ((px_y >= y0 - 2.5) & (px_y <= y1 + 2.5))[:, None]
+            if r + 1 < h and labels[r, c] != labels[r + 1, c]:
+                y, x0, x1 = (r + 1) / h * ph, c / wd * pw, (c + 1) / wd * pw
+                near |= (np.abs(px_y - y) <= 2.5)[:, None] & ((px_x >= x0 - 2.5) & (px_x <= x1 + 2.5))[None, :]
+    assert changed.any(), "Borders changed no pixel"
+    assert near.any(), "this image has no boundary at this k"
+    # Every changed pixel lies on a boundary, and most boundary pixels changed.
+    assert not (changed & ~near).any(), f"{int((changed & ~near).sum())} pixels changed away from any boundary"
+    assert (changed & near).sum() > 0.3 * near.sum()
+    assert w.segment_borders is False  # the page has no kernel: the trait is the page's own
+    dom.root.get_by_label("Borders").uncheck()
+    assert log.page_errors == [] and log.console_errors == []
