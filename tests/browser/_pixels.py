@@ -6,15 +6,26 @@ import io
 
 import numpy as np
 from PIL import Image
-from playwright.sync_api import Locator
+from playwright.sync_api import Error, Locator
 
 # A channel difference below this is antialiasing / JPEG noise, not a visual change.
 _NOISE = 12
 
 
-def shot(locator: Locator) -> np.ndarray:
-    """The element as the user sees it: ``(H, W, 3)`` uint8."""
-    return np.asarray(Image.open(io.BytesIO(locator.screenshot(animations="disabled"))).convert("RGB"))
+def shot(locator: Locator, attempts: int = 3) -> np.ndarray:
+    """The element as the user sees it: ``(H, W, 3)`` uint8.
+
+    A view may replace its element while the screenshot is taken (a 3D view moving to a new WebGL
+    context swaps its canvas): the locator then matches the new element, so the shot is retried.
+    """
+    for attempt in range(attempts):
+        try:
+            data = locator.screenshot(animations="disabled")
+            break
+        except Error as err:
+            if "not attached to the DOM" not in str(err) or attempt == attempts - 1:
+                raise
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
 
 def changed_fraction(before: np.ndarray, after: np.ndarray) -> float:
