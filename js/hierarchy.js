@@ -1,6 +1,7 @@
 // The hierarchy strip: for the clicked node's image, its segment at every level of the ladder,
 // coarse to fine, one small mask per level; clicking a level shows that many segments (sets k, and
 // switches to Segments mode).
+import { afterNextFrame } from "./frames.js";
 import { hierarchyMasks } from "./segments.js";
 import { nodeInfo } from "./layout.js";
 
@@ -83,13 +84,10 @@ export function createHierarchy(store, container) {
   function drawSoon() {
     if (pending) return;
     pending = true;
-    const later = globalThis.requestAnimationFrame || ((fn) => setTimeout(fn, 0));
-    later(() =>
-      setTimeout(() => {
-        pending = false;
-        if (live) draw();
-      }, 0),
-    );
+    afterNextFrame(() => {
+      pending = false;
+      if (live) draw();
+    });
   }
 
   strip.addEventListener("click", onClick);

@@ -3,6 +3,7 @@
 // displays) reads the same state and stays linked.
 import { alignedBuffer } from "./codecs.js";
 import { formatCount } from "./format.js";
+import { afterNextFrame } from "./frames.js";
 import { decodeGrown, receiveChunk, requestMissingChunks } from "./grow.js";
 import { combineRegion } from "./regions.js";
 import { levelOf, segmentColors, segmentMembers, toggleMembers } from "./segments.js";
@@ -234,13 +235,10 @@ export function createStore(model) {
   function saveAfterFrame() {
     if (savePending) return;
     savePending = true;
-    const later = globalThis.requestAnimationFrame || ((fn) => setTimeout(fn, 0));
-    later(() =>
-      setTimeout(() => {
-        savePending = false;
-        if (store.kernelReachable) model.save_changes();
-      }, 0),
-    );
+    afterNextFrame(() => {
+      savePending = false;
+      if (store.kernelReachable) model.save_changes();
+    });
   }
 
   function emit(name) {
