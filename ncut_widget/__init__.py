@@ -23,6 +23,7 @@ _PUBLIC = {
     "pca_color": "ncut_widget.color",
     "extract_features": "ncut_widget.features",
     "MultiResFeatures": "ncut_widget.features",
+    "MirrorAveraged": "ncut_widget.features.backbones",
     "sample_images": "ncut_widget.features",
     "NcutWidget": "ncut_widget.widget",
     "add_images": "ncut_widget.widget.growth",
@@ -35,6 +36,7 @@ __all__ = [
     "Cancelled",
     "MapModel",
     "MemoryBudgetError",
+    "MirrorAveraged",
     "MultiResFeatures",
     "Ncut",
     "NcutConvergenceWarning",
@@ -58,6 +60,7 @@ if TYPE_CHECKING:
     from .engine.memory import MemoryBudgetError
     from .engine.ncut import Ncut
     from .features import MultiResFeatures, extract_features, sample_images
+    from .features.backbones import MirrorAveraged
     from .progress import Cancelled
     from .widget import NcutWidget, compare, explore
     from .widget.growth import MapModel, add_images

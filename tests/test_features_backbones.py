@@ -230,3 +230,31 @@ def test_hub_backbone_keeps_the_requested_layer_order(monkeypatch):
     assert (bb.patch_size, bb.n_layers) == (14, 12)
     assert out.shape == (1, 2, 3, 4)
     assert (out[..., :2] == 9).all() and (out[..., 2:] == 3).all()
+
+
+def test_mirror_averaged_features_are_mirror_equivariant(resnet):
+    """f(flip x) == flip f(x), which the plain ResNet is not; the average is the plain pass and
+    the mirrored pass of the mirror, and wrapping twice is wrapping once."""
+    from ncut_widget import MirrorAveraged
+
+    x = torch.randn(2, 3, 64, 96, generator=torch.Generator().manual_seed(5))
+    plain = HookBackbone(resnet, "layer3", patch_size=16)
+    mirrored = MirrorAveraged(plain)
+    assert (mirrored.patch_size, mirrored.n_layers) == (16, None)
+    assert MirrorAveraged(mirrored).inner is plain
+    with torch.no_grad():
+        f, f_flip = mirrored.features(x, []), mirrored.features(x.flip(-1), [])
+        g, g_flip = plain.features(x, []), plain.features(x.flip(-1), [])
+    assert f.shape == g.shape == (2, 4, 6, 256)
+    torch.testing.assert_close(f_flip, f.flip(2), rtol=1e-5, atol=1e-5)
+    assert (g_flip - g.flip(2)).abs().max() > 0.1  # the plain network is not equivariant
+    torch.testing.assert_close(f, (g + g_flip.flip(2)) / 2, rtol=1e-5, atol=1e-5)
+
+
+def test_mirror_averaged_accepts_every_backbone_argument():
+    from ncut_widget import MirrorAveraged
+
+    assert MirrorAveraged().inner.name == "dinov2_vits14_offline"
+    assert MirrorAveraged().n_layers == 12 and MirrorAveraged().patch_size == 14
+    with pytest.raises(ValueError, match="unknown backbone 'nope'"):
+        MirrorAveraged("nope")

