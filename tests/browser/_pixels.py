@@ -39,3 +39,20 @@ def changed_fraction(before: np.ndarray, after: np.ndarray) -> float:
 def is_blank(image: np.ndarray) -> bool:
     """True when the element shows a single flat color (nothing drawn yet)."""
     return bool(np.ptp(image.reshape(-1, 3), axis=0).max() <= _NOISE)
+
+
+def point_pixel(image: np.ndarray) -> tuple[int, int]:
+    """The center of a drawn point: a pixel far from the background color whose 5x5 block is too
+    (so the click lands within the pick radius of a point, not on an antialiased edge)."""
+    background = image[2, 2].astype(np.int16)
+    drawn = np.abs(image.astype(np.int16) - background).max(axis=2) > 40
+    h, w = drawn.shape
+    solid = np.ones_like(drawn)
+    for dy in range(-2, 3):
+        for dx in range(-2, 3):
+            solid &= np.roll(drawn, (dy, dx), axis=(0, 1))
+    solid[:4], solid[-4:], solid[:, :4], solid[:, -4:] = False, False, False, False
+    ys, xs = np.nonzero(solid)
+    assert len(ys), "the 3D view shows no points"
+    i = int(np.argmin((ys - h / 2) ** 2 + (xs - w / 2) ** 2))  # nearest the middle: well inside the view
+    return int(xs[i]), int(ys[i])

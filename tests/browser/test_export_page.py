@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from ._pixels import changed_fraction, shot
+from ._pixels import changed_fraction, point_pixel, shot
 from ._widget_dom import PHOTO, WidgetDom
 from .conftest import PageLog
 
@@ -100,7 +99,7 @@ def test_click_on_a_3d_point_highlights_the_images(exported, page_view) -> None:
     dom.root.get_by_role("button", name="Clear").click()
     dom.root.locator(".ncut-summary", has_text="click a point or a patch").wait_for()
     view = dom.view3d()
-    x, y = _point_pixel(shot(view))
+    x, y = point_pixel(shot(view))
     cells = [dom.cell(res, i) for res in range(PHOTO, len(dom.meta["resolutions"])) for i in range(dom.n_images)]
     before = dom.shots(cells)
 
@@ -112,21 +111,6 @@ def test_click_on_a_3d_point_highlights_the_images(exported, page_view) -> None:
     _assert_offline_and_clean(log)
 
 
-def _point_pixel(image: np.ndarray) -> tuple[int, int]:
-    """The center of a drawn point: a pixel far from the background color whose 5x5 block is too
-    (so the click lands within the pick radius of a point, not on an antialiased edge)."""
-    background = image[2, 2].astype(np.int16)
-    drawn = np.abs(image.astype(np.int16) - background).max(axis=2) > 40
-    h, w = drawn.shape
-    solid = np.ones_like(drawn)
-    for dy in range(-2, 3):
-        for dx in range(-2, 3):
-            solid &= np.roll(drawn, (dy, dx), axis=(0, 1))
-    solid[:4], solid[-4:], solid[:, :4], solid[:, -4:] = False, False, False, False
-    ys, xs = np.nonzero(solid)
-    assert len(ys), "the 3D view shows no points"
-    i = int(np.argmin((ys - h / 2) ** 2 + (xs - w / 2) ** 2))  # nearest the middle: well inside the view
-    return int(xs[i]), int(ys[i])
 
 
 def _assert_offline_and_clean(log: PageLog) -> None:

@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ncut_widget.nodes import locate_node
 from ncut_widget.widget import state as wire
 
 from ._grown import grown_widget
-from ._pixels import shot
+from ._pixels import point_pixel, shot
 from ._widget_dom import WidgetDom
 
 pytestmark = pytest.mark.browser
@@ -106,4 +107,38 @@ def test_the_last_page_holds_the_last_added_image_and_clicks_work(grown_page) ->
     page.wait_for_function("n => document.querySelector('.ncut').dataset.selected === String(n)", arg=node)
     expected = int((w.similarity([node]) >= w.threshold).sum())
     assert abs(_highlighted(dom) - expected) <= 1
+    assert log.page_errors == [] and log.console_errors == []
+
+
+def _image_of_node(w, node: int) -> int:
+    """``node``'s image by Python's layout (GridLayout blocks), independent of the browser."""
+    layout = w.results.layout
+    return locate_node(layout.blocks, layout.grid_shapes, node)[1]
+
+
+def test_a_point_picked_in_3d_turns_the_grid_to_its_image_page(grown_page) -> None:
+    """A node picked in the 3D view whose image is on another page: the grid shows that page."""
+    w, page, log, dom = grown_page
+    pager = dom.root.locator(".ncut-pager")
+    view = dom.view3d()
+    dom.root.get_by_role("button", name="Clear").click()
+    x, y = point_pixel(shot(view))
+    before = int(pager.get_attribute("data-page"))
+    view.click(position={"x": x, "y": y})
+    page.wait_for_function("() => document.querySelector('.ncut').dataset.selected !== ''")
+    (node,) = dom.selected()
+    image = _image_of_node(w, node)
+    target = image // 48  # 48 images a page
+    if target == before:
+        # It was on the page shown: step to another page and pick the same point again.
+        dom.root.get_by_role("button", name="Clear").click()
+        step = "Prev" if target > 0 else "Next"
+        dom.root.locator(".ncut-pager button", has_text=step).click()
+        assert int(pager.get_attribute("data-page")) != target
+        view.click(position={"x": x, "y": y})
+        page.wait_for_function("() => document.querySelector('.ncut').dataset.selected !== ''")
+        assert dom.selected() == [node]
+    pager.locator(f"xpath=self::*[@data-page='{target}']").wait_for()
+    assert f"page {target + 1}/11" in pager.inner_text()
+    assert dom.root.locator(f'.ncut-colname[data-image="{image}"]').count() == 1
     assert log.page_errors == [] and log.console_errors == []

@@ -89,3 +89,21 @@ def test_add_images_appends_to_the_open_view(lab) -> None:
     received = probe.eval("_received")
     assert received and all("appended" not in names for names in received), received
     assert log.errors_since_run() == [], log.errors_since_run()
+
+
+def test_a_node_selected_from_python_turns_the_grid_to_its_page(lab) -> None:
+    """Grown past one page (48 images), the grid follows a selection made in the kernel."""
+    page, log, probe, dom = lab
+    probe.run("from ncut_widget.nodes import node_id\nw.add_images(sample_images(2) * 24)", timeout=600)
+    pager = dom.root.locator(".ncut-pager")
+    pager.locator("xpath=self::*[not(@hidden)]").wait_for(timeout=60_000)
+    n_images = probe.eval("len(w.results.images)")
+    assert n_images > 48
+    assert f"of {n_images} (page 1/2)" in pager.inner_text()
+    for image, want in ((n_images - 1, "1"), (0, "0")):
+        node = probe.eval(f"node_id(w.results.layout.blocks, w.results.layout.grid_shapes, 1, {image}, 2, 3)")
+        probe.run(f"w.selected = [{node}]")
+        pager.locator(f"xpath=self::*[@data-page='{want}']").wait_for(timeout=30_000)
+        page.wait_for_function("n => document.querySelector('.ncut').dataset.selected === String(n)", arg=node)
+        assert dom.root.locator(f'.ncut-colname[data-image="{image}"]').count() == 1
+    assert log.errors_since_run() == [], log.errors_since_run()
