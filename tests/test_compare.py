@@ -148,6 +148,35 @@ def test_closing_one_panel_skips_it_and_the_others_go_on(photos) -> None:
         first.results  # noqa: B018
 
 
+def test_closing_a_panel_during_its_own_cut_stops_it_there_and_the_next_one_runs(photos, monkeypatch) -> None:
+    """Closed while its Normalized cut runs (not before its turn): the job stops that panel at its
+    next progress report and goes on with the next panel, which is computed in full."""
+    import importlib
+
+    import traitlets
+
+    compare_module = importlib.import_module("ncut_widget.widget.compare")
+    seen: dict[str, list[str]] = {}
+
+    class ClosesMidCut(NcutWidget):
+        @traitlets.observe("stage")
+        def _close_in_cut(self, change: dict) -> None:
+            stage = change["new"].split(":")[0]
+            seen.setdefault(self.title, []).append(stage)
+            if self.title == "layer 3" and stage == "Normalized cut":
+                self.close()
+
+    monkeypatch.setattr(compare_module, "NcutWidget", ClosesMidCut)
+    cmp = compare(photos, layer=[3, 9], background=False, **TINY)
+    first, second = cmp.panels.values()
+    assert first._closed and seen["layer 3"][-1] == "Normalized cut"  # nothing after the close
+    assert "Done" not in seen["layer 3"]
+    assert second.stage == "Done" and second.meta["n_nodes"] == 2 * (4 + 16)
+    assert second.results.eigvecs.shape == (40, 4)
+    with pytest.raises(RuntimeError, match="closed"):
+        first.results  # noqa: B018
+
+
 def test_the_exported_page_holds_every_panel(by_layer, tmp_path) -> None:
     import json
     import re
