@@ -91,6 +91,21 @@ def test_cell_correction_keeps_small_eigenvalues_those_of_the_graph(seed_shaped,
     assert err_fixed < err_plain / 3, (err_fixed, err_plain)
 
 
+def test_cell_sums_are_the_per_cell_sums_with_the_same_bits_every_run(device):
+    """The cell graph's per-cell sums: sorted, summed in float64, no atomics (on CUDA
+    ``index_add_`` adds in a different order per run); empty cells sum to zero."""
+    gen = torch.Generator().manual_seed(0)
+    cells = torch.randint(0, 300, (20_000,), generator=gen)
+    cells[cells == 7] = 8  # cell 7 is empty
+    values = torch.rand(20_000, 2, generator=gen)
+    want = torch.zeros(300, 2, dtype=torch.float64).index_add_(0, cells, values.double())
+    got = nys._cell_sums(cells.to(device), values.to(device), 300)
+    assert got.dtype == torch.float64 and got.device == device
+    torch.testing.assert_close(got.cpu(), want, rtol=1e-12, atol=1e-9)
+    assert got[7].abs().sum() == 0
+    assert all(torch.equal(nys._cell_sums(cells.to(device), values.to(device), 300), got) for _ in range(3))
+
+
 def test_cells_are_near_anchors_and_anchors_find_themselves(seed_shaped, device):
     X = seed_shaped[0]
     anchors = torch.arange(0, 2048, 7)

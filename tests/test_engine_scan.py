@@ -81,6 +81,17 @@ def test_a_onednn_isa_limit_below_amx_means_float32(monkeypatch, var):
     assert scan_dtype("cpu") == torch.bfloat16
 
 
+@pytest.mark.parametrize(("capability", "expected"), [((7, 5), torch.float32), ((8, 0), torch.bfloat16), ((9, 0), torch.bfloat16)])
+def test_auto_on_cuda_is_bfloat16_from_ampere_on(monkeypatch, capability, expected):
+    """T4/V100 (7.x) emulate bfloat16 matmuls: float32 there. Patched, so it runs without a GPU."""
+    asked = []
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda index: asked.append(index) or capability)
+    monkeypatch.delenv("NCUT_WIDGET_SCAN", raising=False)
+    assert scan_dtype(torch.device("cuda", 1)) == expected
+    assert asked == [1]  # the device's own capability
+    assert scan_dtype(torch.device("cuda", 1), "float32") == torch.float32
+
+
 def test_bad_env_value_names_the_variable(monkeypatch):
     monkeypatch.setenv("NCUT_WIDGET_SCAN", "fp16")
     with pytest.raises(ValueError, match=r"NCUT_WIDGET_SCAN must be one of .*'fp16'"):

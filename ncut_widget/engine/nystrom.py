@@ -263,11 +263,26 @@ def cell_graph(
     member = torch.ones(own.shape[0], dtype=torch.bool, device=own.device)
     member[anchors.to(own.device)] = False
     e = torch.exp(own_d[member] * (-1.0 / gamma))
-    sum_e = torch.zeros(m, dtype=W.dtype, device=W.device).index_add_(0, own[member], e)
-    sum_r = torch.zeros(m, dtype=W.dtype, device=W.device).index_add_(0, own[member], e.sqrt())
+    sums = _cell_sums(own[member], torch.stack([e, e.sqrt()], dim=1), m).to(W.dtype)
+    sum_e, sum_r = sums[:, 0], sums[:, 1]
     W.mul_(c.unsqueeze(1)).mul_(c.unsqueeze(0))
     W.diagonal().copy_(c + sum_e + sum_r * sum_r)
     return W, c
+
+
+def _cell_sums(cells: torch.Tensor, values: torch.Tensor, m: int) -> torch.Tensor:
+    """``(m, v)`` float64 sums of the rows of ``values`` ``(n, v)`` per cell ``cells`` ``(n,)``.
+
+    Sorted by cell (stable) and summed by differences of a float64 running sum: the same order,
+    so the same bits, on every run and device. ``index_add_`` on CUDA adds with float atomics,
+    whose order (and so the last bits of the cell graph and every eigenvector) changes per run.
+    """
+    order = torch.sort(cells, stable=True).indices
+    running = torch.zeros((cells.shape[0] + 1, values.shape[1]), dtype=torch.float64, device=values.device)
+    torch.cumsum(values[order].double(), dim=0, out=running[1:])
+    counts = torch.bincount(cells, minlength=m)
+    ends = counts.cumsum(0)
+    return running[ends] - running[ends - counts]
 
 
 @torch.no_grad()

@@ -93,9 +93,13 @@ def bf16_matmul_is_fast(device: torch.device) -> bool:
     On the CPU: AMX tiles present, and oneDNN (which runs torch's bfloat16 matmuls) not limited
     below them by ``ONEDNN_MAX_CPU_ISA`` / ``DNNL_MAX_CPU_ISA`` (``AVX2`` there made bfloat16
     matmuls ~2,000x slower on an AMX machine: they are emulated).
+
+    On CUDA: compute capability 8.0 or newer (Ampere on). Older GPUs (V100, T4) have no
+    bfloat16 tensor cores and run its matmuls emulated, slower than float32.
     """
     if device.type == "cuda":
-        return True
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        return tuple(torch.cuda.get_device_capability(index)) >= (8, 0)
     if device.type != "cpu":
         return False
     for var in ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"):
