@@ -4,6 +4,7 @@
 import { afterNextFrame } from "./frames.js";
 import { hierarchyMasks } from "./segments.js";
 import { nodeInfo } from "./layout.js";
+import { paintMask } from "./paint.js";
 
 // Mask pixels outside the segment: a translucent grey, readable on light and dark backgrounds.
 const OUTSIDE = [128, 128, 128, 60];
@@ -55,10 +56,7 @@ export function createHierarchy(store, container) {
         const ctx = canvas.getContext("2d");
         const img = ctx.createImageData(res.w, res.h);
         const color = segments.colors[level].subarray(label * 3, label * 3 + 3);
-        for (let p = 0; p < mask.length; p++) {
-          const c = mask[p] ? [color[0], color[1], color[2], 255] : OUTSIDE;
-          img.data.set(c, p * 4);
-        }
+        paintMask(img.data, mask, [color[0], color[1], color[2], 255], OUTSIDE);
         ctx.putImageData(img, 0, 0);
         const caption = document.createElement("span");
         caption.textContent = `k=${k}`;

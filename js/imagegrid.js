@@ -205,10 +205,13 @@ export function createImageGrid(store, container) {
     scratch = [];
     if (!store.data) return;
     scratch = store.data.meta.resolutions.map((r) => {
-      const c = document.createElement("canvas");
-      c.width = r.w;
-      c.height = r.h;
-      return c;
+      const canvas = document.createElement("canvas");
+      canvas.width = r.w;
+      canvas.height = r.h;
+      // One ImageData per resolution, rewritten whole by every paint: a fresh one per cell and
+      // click was 6 MB of garbage a click at a million nodes.
+      const ctx = canvas.getContext("2d");
+      return { canvas, ctx, img: ctx.createImageData(r.w, r.h) };
     });
   }
 
@@ -287,9 +290,7 @@ export function createImageGrid(store, container) {
         if (photo) ctx.drawImage(photo, 0, 0, cw, ch);
       }
       const r = meta.resolutions[res === PHOTO ? finest : res];
-      const small = scratch[res === PHOTO ? finest : res];
-      const sctx = small.getContext("2d");
-      const img = sctx.createImageData(r.w, r.h);
+      const { canvas: small, ctx: sctx, img } = scratch[res === PHOTO ? finest : res];
       if (res === PHOTO) {
         if (store.sim) {
           paintOverlay(img.data, store, r, image);

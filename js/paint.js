@@ -92,6 +92,20 @@ export function paintPatches(px, store, res, image, dim) {
   }
 }
 
+/**
+ * Writes a segment mask's pixels: `inside` RGBA where `mask` is set, `outside` elsewhere (the
+ * hierarchy strip's masks: a few hundred thousand pixels per click at a million nodes).
+ * @param {Uint8ClampedArray} px RGBA pixels, 4 per mask entry (an ImageData's `data`)
+ * @param {Uint8Array} mask 1 inside the segment
+ * @param {ArrayLike<number>} inside RGBA bytes
+ * @param {ArrayLike<number>} outside RGBA bytes
+ */
+export function paintMask(px, mask, inside, outside) {
+  const [on, off] = packed(2, (b) => b.set([...Array.from(inside), ...Array.from(outside)]));
+  const out = new Uint32Array(px.buffer, px.byteOffset, mask.length);
+  for (let p = 0; p < mask.length; p++) out[p] = mask[p] ? on : off;
+}
+
 /** Heat overlay for a photo: transparent where dissimilar, opaque where highlighted (alpha 90 * t of the
  * heat index's t below the threshold, within 1/255 of 90 * t itself). */
 export function paintOverlay(px, store, res, image) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { HEAT_LUT, heatIndex, heatT } from "../colormap.js";
-import { paintOverlay, paintPatches } from "../paint.js";
+import { paintMask, paintOverlay, paintPatches } from "../paint.js";
 import { rng } from "./helpers.js";
 
 // The per-pixel definitions (docs: js/colormap.js heat colours, js/contrast.js dimming), written
@@ -68,5 +68,19 @@ describe("paintPatches and paintOverlay", () => {
       if (s >= 0.35) expect(px[p * 4 + 3]).toBe(150);
       else expect(Math.abs(px[p * 4 + 3] - 90 * heatT(s))).toBeLessThanOrEqual(1);
     }
+  });
+});
+
+describe("paintMask", () => {
+  it("writes the inside colour on the mask and the outside colour elsewhere, byte for byte", () => {
+    const rand = rng(9);
+    const mask = Uint8Array.from({ length: 37 }, () => (rand() < 0.4 ? 1 : 0));
+    const inside = [200, 17, 3, 255];
+    const outside = [128, 128, 128, 60];
+    // An ImageData-like buffer that starts mid-buffer (byteOffset 8) and holds stale bytes.
+    const px = new Uint8ClampedArray(new ArrayBuffer(8 + mask.length * 4), 8).fill(7);
+    paintMask(px, mask, inside, outside);
+    const want = [...mask].flatMap((m) => (m ? inside : outside));
+    expect([...px]).toEqual(want);
   });
 });
