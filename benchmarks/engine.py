@@ -33,6 +33,7 @@ import math
 import os
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -342,24 +343,24 @@ def main() -> None:
     print(f"{time.strftime('%Y-%m-%d %H:%M')}  CPU: {cpu_description()}  threads={args.threads}  "
           f"torch={torch.__version__} ({torch.backends.cpu.get_cpu_capability()})  load={os.getloadavg()[0]:.1f}",
           flush=True)
-    data = {}
-    X, labels = planted_patch_features(n_images=20, grids=(16, 32), dim=768, seed=0)
-    np.save(tmp / "seed.npy", X.numpy())
-    data["seed"] = (str(tmp / "seed.npy"), labels)
-    Xm, lm = planted_patch_features(n_images=10, grids=(32,), dim=768, seed=3)
-    np.save(tmp / "mid.npy", Xm.numpy())
-    data["mid"] = (str(tmp / "mid.npy"), lm)
-    for n in [25_600, 100_000] + ([] if args.quick else [400_000]):
-        Xs, _ = planted_patch_features(n_images=math.ceil(n / 1280), grids=(16, 32), dim=768, seed=1)
-        np.save(tmp / f"s{n}.npy", Xs[:n].numpy())
-        data[n] = str(tmp / f"s{n}.npy")
-        del Xs
-    del X, Xm
-    for isa in (["native", "avx2"] if args.isa == "both" else [args.isa]):
-        run_isa(isa, args, tmp, data)
-    for f in tmp.iterdir():
-        f.unlink()
-    tmp.rmdir()
+    try:  # the features are GBs at 400k: removed however the run ends
+        data = {}
+        X, labels = planted_patch_features(n_images=20, grids=(16, 32), dim=768, seed=0)
+        np.save(tmp / "seed.npy", X.numpy())
+        data["seed"] = (str(tmp / "seed.npy"), labels)
+        Xm, lm = planted_patch_features(n_images=10, grids=(32,), dim=768, seed=3)
+        np.save(tmp / "mid.npy", Xm.numpy())
+        data["mid"] = (str(tmp / "mid.npy"), lm)
+        for n in [25_600, 100_000] + ([] if args.quick else [400_000]):
+            Xs, _ = planted_patch_features(n_images=math.ceil(n / 1280), grids=(16, 32), dim=768, seed=1)
+            np.save(tmp / f"s{n}.npy", Xs[:n].numpy())
+            data[n] = str(tmp / f"s{n}.npy")
+            del Xs
+        del X, Xm
+        for isa in (["native", "avx2"] if args.isa == "both" else [args.isa]):
+            run_isa(isa, args, tmp, data)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     print(f"\n(features alone: 3,072 B/node; load avg at end {os.getloadavg()[0]:.1f})")
 
 
