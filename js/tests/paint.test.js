@@ -47,6 +47,23 @@ describe("paintPatches and paintOverlay", () => {
     }
   });
 
+  it("maps scores at and past the heat range's edges to the heat index's colour", () => {
+    // Each rounding boundary, both clamps and far outside them: the integer clamp of the packed
+    // loop equals heatIndex's float clamp on every one.
+    const edges = [0, 1, -1e-9, 1 + 1e-9, 0.5 / 255, 0.5 / 255 - 1e-9, 254.5 / 255, 254.5 / 255 + 1e-7, -2, 3, 1e6, -1e6];
+    for (let i = 0; i <= 255; i++) edges.push((i + 0.5) / 255, (i + 0.5) / 255 - 1e-7, i / 255);
+    const edgeRes = { offset: 0, h: 1, w: edges.length };
+    const store = { colorMode: "similarity", sim: Float32Array.from(edges), threshold: 0.5, baseColors: new Uint8Array(edges.length * 3) };
+    const px = new Uint8ClampedArray(edges.length * 4);
+    paintPatches(px, store, edgeRes, 0, dim);
+    expect([...px]).toEqual([...reference(store, edgeRes, 0, dim)]);
+    paintOverlay(px, store, edgeRes, 0);
+    store.sim.forEach((s, p) => {
+      const o = heatIndex(s) * 3;
+      expect([...px.subarray(p * 4, p * 4 + 3)]).toEqual([HEAT_LUT[o], HEAT_LUT[o + 1], HEAT_LUT[o + 2]]);
+    });
+  });
+
   it("follows a new dim (theme) with the same colours", () => {
     const store = { baseColors, threshold: 0.35, colorMode: "rgb", sim };
     const px = new Uint8ClampedArray(res.h * res.w * 4);
