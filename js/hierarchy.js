@@ -64,6 +64,11 @@ export function createHierarchy(store, container) {
         strip.append(button);
       });
     }
+    syncPressed();
+  }
+
+  /** The level showing now (k) reads as pressed: at once, not after the deferred masks. */
+  function syncPressed() {
     for (const button of strip.querySelectorAll(".ncut-level")) {
       button.setAttribute("aria-pressed", String(Number(button.dataset.k) === store.k));
     }
@@ -89,7 +94,11 @@ export function createHierarchy(store, container) {
   }
 
   strip.addEventListener("click", onClick);
-  const unsubscribe = [store.on("data", draw), store.on("similarity", drawSoon), store.on("style", drawSoon)];
+  const onStyle = () => {
+    syncPressed();
+    drawSoon();
+  };
+  const unsubscribe = [store.on("data", draw), store.on("similarity", drawSoon), store.on("style", onStyle)];
   draw();
   return () => {
     live = false;
