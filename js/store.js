@@ -13,8 +13,9 @@ const COLOR_MODES = ["rgb", "similarity", "segments"];
 // Selections up to this many nodes get a mark on each node (a box in the grid, a ring in 3D); a
 // whole segment of marks would bury its colours, so larger selections show by their highlight.
 const MARK_LIMIT = 64;
-// Trait lists longer than this reach the kernel after the frame that draws them (see setTrait).
-const DEFERRED_SAVE_LENGTH = 10000;
+// Trait lists longer than this reach the kernel (and the root's data-selected) after the frame
+// that draws them (see setTrait; js/widget.js).
+export const DEFERRED_SAVE_LENGTH = 10000;
 
 /**
  * Creates the store for an anywidget model.

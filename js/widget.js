@@ -2,12 +2,14 @@
 // each render mounts its own views, with its own 3D camera, on that store.
 import "./widget.css";
 import { createControls } from "./controls.js";
+import { afterNextFrame } from "./frames.js";
 import { createFocusView } from "./focusview.js";
 import { createHierarchy } from "./hierarchy.js";
 import { createImageGrid } from "./imagegrid.js";
 import { canReachKernel, kernelNotice } from "./kernelstate.js";
 import { watchKernel } from "./kernelwatch.js";
 import { linkStore } from "./links.js";
+import { DEFERRED_SAVE_LENGTH } from "./store.js";
 import { createStoreRegistry } from "./modelstores.js";
 import { createView3d } from "./view3d.js";
 
@@ -60,9 +62,19 @@ export default {
     showKernel("connected");
 
     // The selection as the browser sees it, readable without a kernel (exported page, tests).
-    const showSelection = () => {
+    // A whole segment at a million nodes is ~150,000 ids (9 ms to join): written after the frame.
+    let selectionPending = false;
+    const writeSelection = () => {
+      selectionPending = false;
       root.dataset.selected = store.selected.join(",");
       root.dataset.negative = store.negative.join(",");
+    };
+    const showSelection = () => {
+      if (store.selected.length + store.negative.length <= DEFERRED_SAVE_LENGTH) writeSelection();
+      else if (!selectionPending) {
+        selectionPending = true;
+        afterNextFrame(writeSelection);
+      }
     };
     showSelection();
     // The panel's name in a comparison ("layer 9"); hidden when empty.
