@@ -104,10 +104,13 @@ export function simdAvailable() {
 function simdKernel(eigvecs, n, k) {
   const align = (v) => (v + 15) & ~15;
   const W = 0;
-  const EIG = 64;
+  const SCALES = 64; // KERNEL_COLUMNS float64 scales, zero past the columns in use
+  const DIR = SCALES + 8 * KERNEL_COLUMNS; // the direction's KERNEL_COLUMNS float64 sums
+  const EIG = DIR + 8 * KERNEL_COLUMNS;
   const INV = align(EIG + n * k + KERNEL_COLUMNS); // rows are read 32 bytes at a time, past the last too
   const OUT = align(INV + 4 * n);
-  const bytes = OUT + 4 * n;
+  const SEL = OUT + 4 * n; // the selection's ids, int32 (at most n: the store drops repeats)
+  const bytes = SEL + 4 * n;
   const instance = new WebAssembly.Instance(simdModule(), {});
   const memory = instance.exports.memory;
   const pages = Math.ceil(bytes / 65536) - memory.buffer.byteLength / 65536;
@@ -117,19 +120,56 @@ function simdKernel(eigvecs, n, k) {
   const weights = new Int16Array(heap, W, KERNEL_COLUMNS);
   const invView = new Float32Array(heap, INV, n);
   const outView = new Float32Array(heap, OUT, n);
+  const scaleView = new Float64Array(heap, SCALES, KERNEL_COLUMNS);
+  const dirView = new Float64Array(heap, DIR, KERNEL_COLUMNS);
+  const selView = new Int32Array(heap, SEL, n);
   let residentInv = null;
+  function useInv(inv) {
+    if (residentInv !== inv) {
+      invView.set(inv);
+      residentInv = inv;
+    }
+  }
   return {
     name: "wasm-simd",
+    direction(selected, nEig, scales, inv) {
+      useInv(inv);
+      scaleView.fill(0);
+      for (let j = 0; j < nEig; j++) scaleView[j] = scales[j];
+      dirView.fill(0);
+      // The id buffer holds n ids; a longer list (repeats the store already checked) goes in turns,
+      // each call adding on from the sums the last one left: the same order, the same bits.
+      for (let start = 0; start < selected.length; start += n) {
+        const part = selected.length <= n ? selected : selected.slice(start, start + n);
+        selView.set(part);
+        instance.exports.direction(EIG, k, SEL, part.length, INV, SCALES, DIR, nEig > 16 ? 1 : 0);
+      }
+      return Float64Array.from(dirView.subarray(0, nEig));
+    },
     run(q, unit, nEig, inv, out) {
       weights.set(q.subarray(0, KERNEL_COLUMNS));
-      if (residentInv !== inv) {
-        invView.set(inv);
-        residentInv = inv;
-      }
+      useInv(inv);
       instance.exports.scores(EIG, n, k, W, INV, OUT, unit, nEig > 16 ? 1 : 0);
       out.set(outView);
     },
   };
+}
+
+/**
+ * The selection's direction in dequantized units, c_j = sum over `selected` (in order) of
+ * (code_sj * scale_j) * inv_s in float64: the scalar definition the SIMD `direction` matches bit
+ * for bit (the mean's 1/|S| cancels in c/|c|).
+ */
+function scalarDirection(eigvecs, k, selected, nEig, scales, inv) {
+  const c = new Float64Array(nEig);
+  const sc = Float64Array.from({ length: nEig }, (_, j) => scales[j]);
+  for (let t = 0; t < selected.length; t++) {
+    const s = selected[t];
+    const base = s * k;
+    const is = inv[s];
+    for (let j = 0; j < nEig; j++) c[j] += eigvecs[base + j] * sc[j] * is;
+  }
+  return c;
 }
 
 /** The scalar kernel: the same integer dot products and float64 products as the SIMD one. */
@@ -162,6 +202,7 @@ function scalarKernel(eigvecs, n, k) {
  * @param {number} k columns per row
  * @param {{kernel?: "auto" | "wasm" | "scalar"}} [options] "auto": SIMD where available (k <= 32)
  * @returns {{compute: (selected: number[], nEig: number, out?: Float32Array) => Float32Array,
+ *   direction: (selected: number[], nEig: number) => Float64Array,
  *   invNorms: (nEig: number) => Float32Array, kernel: string}}
  */
 export function createSimilarity(eigvecs, scales, k, options = {}) {
@@ -195,21 +236,24 @@ export function createSimilarity(eigvecs, scales, k, options = {}) {
     return inv;
   }
 
+  /** The selection's direction (float64, nEig entries; scalarDirection defines it). */
+  function direction(selected, nEig, inv = invNorms(nEig)) {
+    return kernel.direction
+      ? kernel.direction(selected, nEig, scales, inv)
+      : scalarDirection(eigvecs, k, selected, nEig, scales, inv);
+  }
+
   function compute(selected, nEig, out = new Float32Array(n)) {
     nEig = Math.max(1, Math.min(k, nEig | 0));
     const inv = invNorms(nEig);
-    // c = sum of the selected unit rows, in dequantized units, in selection order (the mean's
-    // 1/|S| cancels in c/|c|).
-    const c = new Float64Array(nEig);
-    for (const s of selected) {
-      const base = s * k;
-      for (let j = 0; j < nEig; j++) c[j] += eigvecs[base + j] * scales[j] * inv[s];
-    }
+    // c = sum of the selected unit rows, in dequantized units, in selection order: in SIMD where
+    // the kernel is (a whole segment at a million nodes is ~150,000 rows), else the scalar loop.
+    const c = direction(selected, nEig, inv);
     const weights = queryWeights(c, scales, nEig);
     if (!weights) return out.fill(0);
     kernel.run(weights.q, weights.unit, nEig, inv, out);
     return out;
   }
 
-  return { compute, invNorms, kernel: kernel.name };
+  return { compute, direction, invNorms, kernel: kernel.name };
 }

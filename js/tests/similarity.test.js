@@ -124,6 +124,30 @@ describe("the SIMD and scalar kernels", () => {
     }
   });
 
+  it.each([
+    [30, [1, 7, 16, 17, 29, 30]],
+    [12, [1, 12]],
+  ])("sum the selection's direction to the same bits (k=%i, n_eig_view in %j)", (k, views) => {
+    const n = 2011;
+    const { codes, scales } = randomCodes(n, k, 41 + k);
+    const simd = createSimilarity(codes, scales, k, { kernel: "wasm" });
+    const scalar = createSimilarity(codes, scales, k, { kernel: "scalar" });
+    const rand = rng(k);
+    // A large selection in no particular order (float64 sums depend on it), the last row included.
+    const large = Array.from({ length: 1500 }, () => Math.floor(rand() * n));
+    large.push(n - 1);
+    // Longer than the kernel's id buffer (n ids), with repeats: summed in turns, the same bits.
+    const longer = Array.from({ length: 2 * n + 7 }, () => Math.floor(rand() * n));
+    for (const nEig of views) {
+      for (const selected of [[n - 1], [5, 2], large, longer]) {
+        const got = simd.direction(selected, nEig);
+        expect(got.length).toBe(nEig);
+        expect([...got]).toEqual([...scalar.direction(selected, nEig)]);
+      }
+      expect([...simd.compute(large, nEig)]).toEqual([...scalar.compute(large, nEig)]);
+    }
+  });
+
   it("reads nothing past the last row's columns in use (the last node's score is right)", () => {
     const k = 3;
     const { codes, scales } = randomCodes(9, k, 5);
