@@ -43,13 +43,39 @@ export function suppressNegatives(pos, neg) {
  * @param {number} nEig
  * @param {Float32Array} [out] N
  * @param {Float32Array} [negOut] N, scratch for the negatives' cosine
+ * @param {ReturnType<typeof createScoreMemo>} [memo] the last positives' cosine (createScoreMemo):
+ *   when only the negatives changed (an Alt-click) it is copied instead of computed again
  * @returns {Float32Array} out
  */
-export function selectionScore(engine, selected, negative, nEig, out, negOut) {
-  out = engine.compute(selected, nEig, out);
+export function selectionScore(engine, selected, negative, nEig, out, negOut, memo) {
+  if (memo && memo.scores && memo.engine === engine && memo.nEig === nEig && sameIds(memo.selected, selected)) {
+    out = out ? out : new Float32Array(memo.scores.length);
+    out.set(memo.scores);
+  } else {
+    out = engine.compute(selected, nEig, out);
+    if (memo) {
+      Object.assign(memo, { engine, nEig, selected: Int32Array.from(selected) });
+      if (!memo.scores || memo.scores.length !== out.length) memo.scores = new Float32Array(out.length);
+      memo.scores.set(out);
+    }
+  }
   if (negative.length) suppressNegatives(out, engine.compute(negative, nEig, negOut));
   for (const s of selected) out[s] = 1;
   return out;
+}
+
+/**
+ * An empty memo for selectionScore: the engine, n_eig_view and ids of the last positive query and
+ * its cosine (N float32; 4 MB at a million nodes).
+ */
+export function createScoreMemo() {
+  return { engine: null, nEig: 0, selected: null, scores: null };
+}
+
+function sameIds(a, b) {
+  if (!a || a.length !== b.length) return false;
+  for (let i = 0; i < b.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /**

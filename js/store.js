@@ -7,7 +7,7 @@ import { afterNextFrame } from "./frames.js";
 import { decodeGrown, receiveChunk, requestMissingChunks } from "./grow.js";
 import { combineRegion } from "./regions.js";
 import { levelOf, segmentColors, segmentMembers, toggleMembers } from "./segments.js";
-import { createSimilarity, selectionScore } from "./similarity.js";
+import { createScoreMemo, createSimilarity, selectionScore } from "./similarity.js";
 
 const COLOR_MODES = ["rgb", "similarity", "segments"];
 // Selections up to this many nodes get a mark on each node (a box in the grid, a ring in 3D); a
@@ -36,6 +36,7 @@ export function createStore(model) {
   let engine = null;
   let simBuffer = null;
   let negBuffer = null;
+  const memo = createScoreMemo(); // an Alt-click reuses the positives' pass
   let segColors = { level: -1, colors: null }; // the last level's per-node colours, cached
 
   const store = {
@@ -315,7 +316,7 @@ export function createStore(model) {
     if (!store.selected.includes(store.anchor)) store.anchor = store.selected.length ? store.selected[0] : -1;
     store.sim =
       engine && store.selected.length
-        ? selectionScore(engine, store.selected, store.negative, store.nEig, simBuffer, negBuffer)
+        ? selectionScore(engine, store.selected, store.negative, store.nEig, simBuffer, negBuffer, memo)
         : null;
     emit("similarity");
   }

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
+  createScoreMemo,
   createSimilarity,
   NEGATIVE_MARGIN,
   selectionScore,
@@ -96,6 +97,38 @@ describe("negatives (docs/wire-format.md Similarity), against the numbers Python
       for (const s of c.selected) expect(score[s]).toBe(1);
       expect([...score]).toEqual(c.expected.map(Math.fround));
     }
+  });
+
+  it("with a memo: the same bits, and a change of negatives alone costs one pass, not two", () => {
+    const fixture = JSON.parse(readFileSync(new URL("./fixtures/similarity_negative.json", import.meta.url), "utf8"));
+    const engine = createSimilarity(Int8Array.from(fixture.codes), Float32Array.from(fixture.scales), fixture.k);
+    const calls = [];
+    const counted = { ...engine, compute: (ids, nEig, out) => (calls.push(ids), engine.compute(ids, nEig, out)) };
+    const memo = createScoreMemo();
+    const n = fixture.codes.length / fixture.k;
+    const out = new Float32Array(n);
+    const negOut = new Float32Array(n);
+    // Every case twice in a row, then with its negatives dropped: the second and third reuse the positives.
+    for (const c of fixture.cases) {
+      for (const negative of [c.negative, c.negative.slice(), []]) {
+        calls.length = 0;
+        const score = selectionScore(counted, c.selected, negative, c.n_eig_view, out, negOut, memo);
+        const plain = selectionScore(engine, c.selected, negative, c.n_eig_view);
+        expect([...score]).toEqual([...plain]);
+        expect(calls.length).toBeLessThanOrEqual(negative.length ? 2 : 1);
+      }
+    }
+    // The memo holds the last case's positives; the same ids at another n_eig_view, or another
+    // engine, are a new query.
+    const c = fixture.cases[fixture.cases.length - 1];
+    calls.length = 0;
+    selectionScore(counted, c.selected, [], c.n_eig_view, out, negOut, memo);
+    expect(calls.length).toBe(0);
+    selectionScore(counted, c.selected, [], Math.max(1, c.n_eig_view - 1), out, negOut, memo);
+    expect(calls.length).toBe(1);
+    const other = createSimilarity(Int8Array.from(fixture.codes), Float32Array.from(fixture.scales), fixture.k);
+    selectionScore(other, c.selected, [], Math.max(1, c.n_eig_view - 1), out, negOut, memo);
+    expect(memo.engine).toBe(other);
   });
 
   it("suppresses exactly the nodes not NEGATIVE_MARGIN nearer the positives", () => {
