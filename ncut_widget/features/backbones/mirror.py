@@ -18,7 +18,8 @@ class MirrorAveraged(Backbone):
     photo are the mirrored features of the photo, so its patches land on the mirrored patches'
     eigenvectors, segments and colours. ViTs are not: DINOv2's position embeddings make the two
     sides of a symmetric object differ (patch cosine about 0.8 at layer 9), which shows up as
-    parts that depend on which way a photo faces. Costs one extra forward pass per batch.
+    parts that depend on which way a photo faces. Costs one extra forward pass per batch, run
+    with the batch (twice the activations: halve ``batch_size`` where memory is tight).
 
     Args:
         inner: any ``backbone=`` argument (``None`` for the offline DINOv2 ViT-S/14, a hub name,
