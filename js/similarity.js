@@ -135,7 +135,7 @@ function simdKernel(eigvecs, n, k) {
   const EIG = DIR + 8 * KERNEL_COLUMNS;
   const INV = align(EIG + n * k + KERNEL_COLUMNS); // rows are read 32 bytes at a time, past the last too
   const OUT = align(INV + 4 * n);
-  const SEL = OUT + 4 * n; // the selection's ids, int32 (at most n: the store drops repeats)
+  const SEL = OUT + 4 * n; // the selection's ids, int32, n per call (direction() goes in turns past that)
   const bytes = SEL + 4 * n;
   const instance = new WebAssembly.Instance(simdModule(), {});
   const memory = instance.exports.memory;
