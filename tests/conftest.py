@@ -43,3 +43,31 @@ def planted_parts() -> tuple[torch.Tensor, torch.Tensor]:
     labels = torch.arange(2000) % 5
     X = centers[labels] + torch.randn(2000, 64, generator=gen)
     return X, labels
+
+
+@pytest.fixture
+def narrow_features() -> torch.Tensor:
+    """900 nodes x 24 dims around 5 centers: narrower than the scan's subspace, so every affinity
+    the Nystrom path uses is exact (to the score product's rounding)."""
+    gen = torch.Generator().manual_seed(0)
+    return torch.randn(5, 24, generator=gen)[torch.arange(900) % 5] * 2 + torch.randn(900, 24, generator=gen)
+
+
+@pytest.fixture
+def dense_nystrom():
+    """``formula(model, X, cells) -> (values (N, k), W (N, m))``: Nystrom's extension of the cell
+    values ``cells`` to the rows of ``X`` (ncut_widget/engine/nystrom.py's module doc), computed
+    densely on the CPU from a fitted model on narrow features, and the node-to-anchor affinities."""
+    from ncut_widget.engine import affinity as aff
+
+    def formula(model, X: torch.Tensor, cells: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        P = aff.prepare(X, "cosine")
+        W = torch.exp(-(1 - P @ P[model.anchor_indices_].T).clamp_min(0) / model.gamma_)
+        c, lam = model.anchor_mass_, model.eigenvalues_
+        w_own = W.gather(1, W.argmax(dim=1)[:, None]).squeeze(1)
+        deg = W @ c + 1 - w_own
+        f = cells / (model._cell_degree.cpu() / c).sqrt()[:, None]
+        den = torch.maximum(lam * deg[:, None] - (1 - w_own)[:, None], 0.5 * lam * deg[:, None])
+        return deg.sqrt()[:, None] * (W @ (c[:, None] * f)) / den, W
+
+    return formula

@@ -7,7 +7,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ncut_widget.engine import affinity as aff
 from ncut_widget.engine.eigsolve import SIGN_SUM_RATIO
 from ncut_widget.engine.ncut import Ncut
 from ncut_widget.engine.synthetic import planted_patch_features
@@ -55,29 +54,20 @@ def test_denoised_parts_beat_the_exact_solution_and_stay_close_to_it(seed_shaped
     assert mean_principal_cosine(vecs, exact) >= 0.998
 
 
-def test_the_blend_is_the_documented_formula(device):
+def test_the_blend_is_the_documented_formula(narrow_features, dense_nystrom, device):
     # Narrow features (no subspace: every affinity exact): each node's value is
     # (1 - s) * Nystrom's formula + s * the kernel mean under W ** 8, computed densely here.
-    gen = torch.Generator().manual_seed(0)
-    X = torch.randn(5, 24, generator=gen)[torch.arange(900) % 5] * 2 + torch.randn(900, 24, generator=gen)
+    X = narrow_features
     s = 0.6
     plain = Ncut(n_eig=6, n_sample=200, scan_precision="float32", device=device).fit(X.to(device))
     model = Ncut(n_eig=6, n_sample=200, scan_precision="float32", denoise=s, device=device).fit(X.to(device))
     vecs, _ = model.transform(X.to(device))
-    P = aff.prepare(X, "cosine")
-    A = P[model.anchor_indices_]
-    W = torch.exp(-(1 - P @ A.T).clamp_min(0) / model.gamma_)
-    c, lam = model.anchor_mass_, model.eigenvalues_
-    own = W.argmax(dim=1)
-    w_own = W.gather(1, own[:, None]).squeeze(1)
-    deg = W @ c + 1 - w_own
     cells = model._cell_values
     # The cell values are the plain model's anchor values up to each column's sign.
     signs = torch.sign((cells * plain.anchor_eigvecs_).sum(dim=0))
     assert torch.allclose(cells, plain.anchor_eigvecs_ * signs, atol=1e-5)
-    f = cells / (model._cell_degree.cpu() / c).sqrt()[:, None]
-    den = torch.maximum(lam * deg[:, None] - (1 - w_own)[:, None], 0.5 * lam * deg[:, None])
-    formula = deg.sqrt()[:, None] * (W @ (c[:, None] * f)) / den
+    formula, W = dense_nystrom(model, X, cells)
+    c = model.anchor_mass_
     K = (W / W.max(dim=1, keepdim=True).values) ** 8 * c
     local = (K @ cells) / K.sum(dim=1, keepdim=True)
     expected = (1 - s) * formula + s * local

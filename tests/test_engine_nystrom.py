@@ -132,24 +132,14 @@ def test_cells_are_near_anchors_and_anchors_find_themselves(seed_shaped, device)
 
 
 @pytest.mark.parametrize("precision, rtol", [("float32", 1e-4), ("bfloat16", 2e-2)])
-def test_without_reduction_the_extension_is_nystroms_formula(precision, rtol, device):
+def test_without_reduction_the_extension_is_nystroms_formula(precision, rtol, narrow_features, dense_nystrom, device):
     # Features narrower than SCAN_DIMS are compared in full: every affinity is exact (to the
     # rounding of the score product), and the extension is the formula of the module doc
     # computed densely here.
-    gen = torch.Generator().manual_seed(0)
-    X = torch.randn(5, 24, generator=gen)[torch.arange(900) % 5] * 2 + torch.randn(900, 24, generator=gen)
+    X = narrow_features
     model = Ncut(n_eig=6, n_sample=200, scan_precision=precision, device=device).fit(X.to(device))
     vecs, _ = model.transform(X.to(device))
-    P = aff.prepare(X, "cosine")
-    A = P[model.anchor_indices_]
-    W = torch.exp(-(1 - P @ A.T).clamp_min(0) / model.gamma_)
-    c, lam = model.anchor_mass_, model.eigenvalues_
-    own = W.argmax(dim=1)
-    w_own = W.gather(1, own[:, None]).squeeze(1)
-    deg = W @ c + 1 - w_own
-    f = model.anchor_eigvecs_ / (model._cell_degree.cpu() / c).sqrt()[:, None]
-    den = torch.maximum(lam * deg[:, None] - (1 - w_own)[:, None], 0.5 * lam * deg[:, None])
-    expected = deg.sqrt()[:, None] * (W @ (c[:, None] * f)) / den
+    expected, _ = dense_nystrom(model, X, model.anchor_eigvecs_)
     expected[model.anchor_indices_] = model.anchor_eigvecs_
     assert torch.allclose(vecs, expected, atol=rtol * float(expected.abs().max()))
 
