@@ -9,3 +9,21 @@ export function afterNextFrame(fn) {
   const frame = globalThis.requestAnimationFrame || ((cb) => setTimeout(cb, 0));
   frame(() => setTimeout(fn, 0));
 }
+
+/**
+ * A coalescing scheduler: each call asks for `fn` after the next frame; calls made before it runs
+ * share that one run (a burst of clicks costs one deferred pass).
+ * @param {() => void} fn
+ * @returns {() => void} schedule
+ */
+export function afterFrameOnce(fn) {
+  let pending = false;
+  return () => {
+    if (pending) return;
+    pending = true;
+    afterNextFrame(() => {
+      pending = false;
+      fn();
+    });
+  };
+}

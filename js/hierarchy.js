@@ -1,7 +1,7 @@
 // The hierarchy strip: for the clicked node's image, its segment at every level of the ladder,
 // coarse to fine, one small mask per level; clicking a level shows that many segments (sets k, and
 // switches to Segments mode).
-import { afterNextFrame } from "./frames.js";
+import { afterFrameOnce } from "./frames.js";
 import { hierarchyMasks } from "./segments.js";
 import { nodeInfo } from "./layout.js";
 import { paintMask } from "./paint.js";
@@ -82,16 +82,8 @@ export function createHierarchy(store, container) {
 
   // After the frame that shows a click's highlight: a level's canvas per ladder step is not part of
   // it (8 ms a click at a million nodes). Coalesced; nothing after teardown.
-  let pending = false;
   let live = true;
-  function drawSoon() {
-    if (pending) return;
-    pending = true;
-    afterNextFrame(() => {
-      pending = false;
-      if (live) draw();
-    });
-  }
+  const drawSoon = afterFrameOnce(() => live && draw());
 
   strip.addEventListener("click", onClick);
   const onStyle = () => {

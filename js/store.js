@@ -3,7 +3,7 @@
 // displays) reads the same state and stays linked.
 import { alignedBuffer } from "./codecs.js";
 import { formatCount } from "./format.js";
-import { afterNextFrame } from "./frames.js";
+import { afterFrameOnce } from "./frames.js";
 import { decodeGrown, receiveChunk, requestMissingChunks } from "./grow.js";
 import { combineRegion } from "./regions.js";
 import { levelOf, segmentColors, segmentMembers, toggleMembers } from "./segments.js";
@@ -233,15 +233,7 @@ export function createStore(model) {
   };
 
   const checked = new Map(); // trait name -> the last list setTrait wrote (known valid)
-  let savePending = false;
-  function saveAfterFrame() {
-    if (savePending) return;
-    savePending = true;
-    afterNextFrame(() => {
-      savePending = false;
-      if (store.kernelReachable) model.save_changes();
-    });
-  }
+  const saveAfterFrame = afterFrameOnce(() => store.kernelReachable && model.save_changes());
 
   function emit(name) {
     for (const fn of [...(listeners.get(name) || [])]) fn(store);

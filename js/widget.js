@@ -2,7 +2,7 @@
 // each render mounts its own views, with its own 3D camera, on that store.
 import "./widget.css";
 import { createControls } from "./controls.js";
-import { afterNextFrame } from "./frames.js";
+import { afterFrameOnce } from "./frames.js";
 import { createFocusView } from "./focusview.js";
 import { createHierarchy } from "./hierarchy.js";
 import { createImageGrid } from "./imagegrid.js";
@@ -63,18 +63,14 @@ export default {
 
     // The selection as the browser sees it, readable without a kernel (exported page, tests).
     // A whole segment at a million nodes is ~150,000 ids (9 ms to join): written after the frame.
-    let selectionPending = false;
     const writeSelection = () => {
-      selectionPending = false;
       root.dataset.selected = store.selected.join(",");
       root.dataset.negative = store.negative.join(",");
     };
+    const writeAfterFrame = afterFrameOnce(writeSelection);
     const showSelection = () => {
       if (store.selected.length + store.negative.length <= DEFERRED_SAVE_LENGTH) writeSelection();
-      else if (!selectionPending) {
-        selectionPending = true;
-        afterNextFrame(writeSelection);
-      }
+      else writeAfterFrame();
     };
     showSelection();
     // The panel's name in a comparison ("layer 9"); hidden when empty.
