@@ -129,25 +129,6 @@ def lasso(dom: WidgetDom, meta: dict, payload: bytes) -> list[int]:
     return [i for i in range(len(xyz)) if clip[i, 3] > 0 and _inside(px[i], py[i], polygon)]
 
 
-def click_at(dom: WidgetDom, res: int, image: int, row: int, col: int, modifiers: list[str]) -> int:
-    """Click patch (row, col) with ``modifiers`` held (e.g. ``["Alt"]``); returns the node under the click."""
-    cell = dom.cell(res, image)
-    cell.scroll_into_view_if_needed()
-    box = cell.bounding_box()
-    r = dom.meta["resolutions"][res]
-    x = round(box["x"] + (col + 0.5) / r["w"] * box["width"])
-    y = round(box["y"] + (row + 0.5) / r["h"] * box["height"])
-    page = dom.root.page
-    for key in modifiers:
-        page.keyboard.down(key)
-    page.mouse.click(x, y)
-    for key in modifiers:
-        page.keyboard.up(key)
-    hit_row = min(r["h"] - 1, int((y - box["y"]) / box["height"] * r["h"]))
-    hit_col = min(r["w"] - 1, int((x - box["x"]) / box["width"] * r["w"]))
-    return node_id(dom.meta, res, image, hit_row, hit_col)
-
-
 def other_class_patch(eig: np.ndarray, meta: dict, node: int, res: int, image: int) -> tuple[int, int]:
     """A patch of ``image`` at ``res`` whose eigenvector direction is farthest from ``node``'s (orthogonal)."""
     r = meta["resolutions"][res]

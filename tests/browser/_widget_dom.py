@@ -72,13 +72,22 @@ class WidgetDom:
                         raise AssertionError(f"cell (res {res}, image {image}) still blank after {timeout} s")
                     time.sleep(0.2)
 
-    def click_patch(self, res: int, image: int, row: int, col: int, *, on: int | None = None) -> int:
+    def click_patch(self, res: int, image: int, row: int, col: int, *, on: int | None = None,
+                    modifiers: tuple[str, ...] = ()) -> int:
         """Click like a user near the center of patch (row, col) of resolution ``res``, on the cell of
-        row ``on`` (default ``res``; ``PHOTO`` maps onto the finest grid); return the node under it.
+        row ``on`` (default ``res``; ``PHOTO`` maps onto the finest grid), with ``modifiers`` held
+        (e.g. ``("Alt",)``); return the node under it (``node_id`` of this meta).
 
         The click lands on whole page pixels and the expected node is computed from where it landed:
         a patch of a 32-row grid in a 57 px cell is under 2 px tall, so rounding decides its row.
         """
+        hit_row, hit_col = self.click_landed(res, image, row, col, on=on, modifiers=modifiers)
+        return node_id(self.meta, res, image, hit_row, hit_col)
+
+    def click_landed(self, res: int, image: int, row: int, col: int, *, on: int | None = None,
+                     modifiers: tuple[str, ...] = ()) -> tuple[int, int]:
+        """:meth:`click_patch`, returning the ``(row, col)`` of the patch the click landed in (for
+        nodes this meta does not number, such as appended images')."""
         cell = self.cell(res if on is None else on, image)
         cell.scroll_into_view_if_needed()
         box = cell.bounding_box()
@@ -86,10 +95,14 @@ class WidgetDom:
         r = self.meta["resolutions"][res]
         x = round(box["x"] + (col + 0.5) / r["w"] * box["width"])
         y = round(box["y"] + (row + 0.5) / r["h"] * box["height"])
-        self.root.page.mouse.click(x, y)
-        hit_col = min(r["w"] - 1, int((x - box["x"]) / box["width"] * r["w"]))
-        hit_row = min(r["h"] - 1, int((y - box["y"]) / box["height"] * r["h"]))
-        return node_id(self.meta, res, image, hit_row, hit_col)
+        page = self.root.page
+        for key in modifiers:
+            page.keyboard.down(key)
+        page.mouse.click(x, y)
+        for key in modifiers:
+            page.keyboard.up(key)
+        return (min(r["h"] - 1, int((y - box["y"]) / box["height"] * r["h"])),
+                min(r["w"] - 1, int((x - box["x"]) / box["width"] * r["w"])))
 
     def others(self, image: int) -> list[Locator]:
         """Every cell (photo and colormaps) of every image but ``image``."""

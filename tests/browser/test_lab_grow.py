@@ -45,19 +45,6 @@ def lab(lab_server, open_page) -> Iterator[tuple]:
     probe.close()
 
 
-def _click_landed(dom: WidgetDom, res: int, image: int, row: int, col: int) -> tuple[int, int]:
-    """Click near the center of a patch; return the (row, col) the landed whole-pixel point is in."""
-    cell = dom.cell(res, image)
-    cell.scroll_into_view_if_needed()
-    box = cell.bounding_box()
-    r = dom.meta["resolutions"][res]
-    x = round(box["x"] + (col + 0.5) / r["w"] * box["width"])
-    y = round(box["y"] + (row + 0.5) / r["h"] * box["height"])
-    dom.root.page.mouse.click(x, y)
-    return (min(r["h"] - 1, int((y - box["y"]) / box["height"] * r["h"])),
-            min(r["w"] - 1, int((x - box["x"]) / box["width"] * r["w"])))
-
-
 def test_add_images_appends_to_the_open_view(lab) -> None:
     page, log, probe, dom = lab
     n_old = dom.meta["n_nodes"]
@@ -78,7 +65,7 @@ def test_add_images_appends_to_the_open_view(lab) -> None:
     offsets = probe.eval("w.appended[0]['meta']['offsets']")
     assert offsets[0] == n_old
     r = dom.meta["resolutions"][1]
-    row, col = _click_landed(dom, 1, 2, r["h"] // 2, r["w"] // 4)
+    row, col = dom.click_landed(1, 2, r["h"] // 2, r["w"] // 4)
     node = offsets[1] + row * r["w"] + col
     probe.wait_for("w.selected", lambda v: v == [node])
     expected = probe.eval("int((w.similarity() >= w.threshold).sum())")

@@ -12,7 +12,6 @@ import pytest
 
 from ._gestures import (
     box_nodes,
-    click_at,
     corners,
     drag_box,
     focus_pick,
@@ -115,7 +114,7 @@ def test_an_alt_click_marks_a_negative_in_python_and_shrinks_the_highlight(lab) 
     wait_highlighted(page, before)
     eig = np.array(probe.eval("w._eig_wire.tolist()"), dtype=np.float32)
     row, col = other_class_patch(eig, dom.meta, node, 1, 1)
-    neg = click_at(dom, 1, 1, row, col, ["Alt"])
+    neg = dom.click_patch(1, 1, row, col, modifiers=("Alt",))
     probe.wait_for("w.negative", lambda value: value == [neg])
     after = probe.eval("int((w.similarity() >= w.threshold).sum())")
     assert after < before

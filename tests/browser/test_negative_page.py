@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ._gestures import click_at, other_class_patch, wait_highlighted
+from ._gestures import other_class_patch, wait_highlighted
 from ._synthetic import synthetic_widget
 from ._widget_dom import WidgetDom
 
@@ -31,7 +31,7 @@ def test_an_alt_click_marks_a_negative_and_shrinks_the_highlight(negative_page) 
     before = int((w.similarity([node], []) >= w.threshold).sum())
     wait_highlighted(page, before)
     row, col = other_class_patch(w._eig_wire, w.meta, node, 1, 1)
-    neg = click_at(dom, 1, 1, row, col, ["Alt"])
+    neg = dom.click_patch(1, 1, row, col, modifiers=("Alt",))
     page.wait_for_function("() => document.querySelector('.ncut').dataset.negative !== ''")
     assert dom.root.get_attribute("data-negative") == str(neg)
     assert dom.selected() == [node]
@@ -49,7 +49,7 @@ def test_the_negative_toggle_marks_negatives_with_plain_clicks(negative_page) ->
     toggle.click()
     assert toggle.get_attribute("aria-pressed") == "true"
     row, col = other_class_patch(w._eig_wire, w.meta, node, 0, 0)
-    neg = click_at(dom, 0, 0, row, col, [])
+    neg = dom.click_patch(0, 0, row, col)
     toggle.click()
     wait_highlighted(page, int((w.similarity([node], [neg]) >= w.threshold).sum()))
     assert dom.selected() == [node]
