@@ -44,14 +44,6 @@ def _node(w, res: int, image: int, row: int, col: int) -> int:
     return block.offsets[res] + (image - block.first) * h * wd + row * wd + col
 
 
-def _click(dom: WidgetDom, res: int, image: int, row: int, col: int) -> None:
-    cell = dom.cell(res, image)
-    cell.scroll_into_view_if_needed()
-    box = cell.bounding_box()
-    h, w = dom.meta["resolutions"][res]["h"], dom.meta["resolutions"][res]["w"]
-    dom.root.page.mouse.click(box["x"] + (col + 0.5) / w * box["width"], box["y"] + (row + 0.5) / h * box["height"])
-
-
 def _highlighted(dom: WidgetDom) -> int:
     match = re.search(r"([\d,]+) of ([\d,]+) nodes", dom.summary())
     assert match, f"no highlight count in {dom.summary()!r}"
@@ -87,8 +79,7 @@ def test_old_and_added_patches_show_their_wire_colours(grown_page) -> None:
 def test_a_click_on_an_old_and_on_an_added_image_selects_its_node(grown_page) -> None:
     w, page, log, dom = grown_page
     for image, res, row, col in ((3, 1, 5, 2), (30, 0, 1, 3)):
-        node = _node(w, res, image, row, col)
-        _click(dom, res, image, row, col)
+        node = _node(w, res, image, *dom.click_landed(res, image, row, col))
         page.wait_for_function("n => document.querySelector('.ncut').dataset.selected === String(n)", arg=node)
         expected = int((w.similarity([node]) >= w.threshold).sum())
         assert abs(_highlighted(dom) - expected) <= 1
@@ -101,9 +92,8 @@ def test_the_last_page_holds_the_last_added_image_and_clicks_work(grown_page) ->
         nxt.click()
     assert "Images 481–520 of 520" in dom.root.locator(".ncut-pager").inner_text()
     assert dom.root.locator(".ncut-grid canvas.ncut-cell").count() == 40 * 3
-    node = _node(w, 1, 519, 7, 7)
+    node = _node(w, 1, 519, *dom.click_landed(1, 519, 7, 7))
     assert node == 41_599  # the very last node: the second chunk's last patch
-    _click(dom, 1, 519, 7, 7)
     page.wait_for_function("n => document.querySelector('.ncut').dataset.selected === String(n)", arg=node)
     expected = int((w.similarity([node]) >= w.threshold).sum())
     assert abs(_highlighted(dom) - expected) <= 1
