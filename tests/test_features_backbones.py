@@ -246,9 +246,9 @@ def test_mirror_averaged_features_are_mirror_equivariant(resnet):
         f, f_flip = mirrored.features(x, []), mirrored.features(x.flip(-1), [])
         g, g_flip = plain.features(x, []), plain.features(x.flip(-1), [])
     assert f.shape == g.shape == (2, 4, 6, 256)
-    torch.testing.assert_close(f_flip, f.flip(2), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(f_flip, f.flip(2), rtol=1e-4, atol=1e-4)  # batch position may round differently
     assert (g_flip - g.flip(2)).abs().max() > 0.1  # the plain network is not equivariant
-    torch.testing.assert_close(f, (g + g_flip.flip(2)) / 2, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(f, (g + g_flip.flip(2)) / 2, rtol=1e-4, atol=1e-4)
 
 
 def test_mirror_averaged_accepts_every_backbone_argument():
