@@ -52,7 +52,7 @@ def seed_shaped():
 @pytest.mark.parametrize("precision", PATHS)
 def test_nystrom_matches_the_dense_solve(seed_shaped, precision, device):
     X, ref_vals, ref_vecs = seed_shaped
-    model = Ncut(n_eig=25, n_sample=512, scan_precision=precision, device=device)
+    model = Ncut(n_eig=25, n_sample=512, denoise=0, scan_precision=precision, device=device)
     vecs, vals = model.fit_transform(X.to(device))
     assert vecs.device.type == vals.device.type == "cpu"
     assert mean_principal_cosine(vecs[:, :9], ref_vecs[:, :9]) >= 0.999
@@ -137,7 +137,7 @@ def test_without_reduction_the_extension_is_nystroms_formula(precision, rtol, na
     # rounding of the score product), and the extension is the formula of the module doc
     # computed densely here.
     X = narrow_features
-    model = Ncut(n_eig=6, n_sample=200, scan_precision=precision, device=device).fit(X.to(device))
+    model = Ncut(n_eig=6, n_sample=200, denoise=0, scan_precision=precision, device=device).fit(X.to(device))
     vecs, _ = model.transform(X.to(device))
     expected, _ = dense_nystrom(model, X, model.anchor_eigvecs_)
     expected[model.anchor_indices_] = model.anchor_eigvecs_

@@ -84,12 +84,13 @@ class Ncut:
             elsewhere), ``"auto"`` (bfloat16 where fast) or ``None`` (the ``NCUT_WIDGET_SCAN``
             environment variable, read at each fit/transform, else ``"auto"``). The distance of
             each node to its own anchor is always computed in float32.
-        denoise: share in ``[0, 1)`` of each node's value (Nystrom path) taken from a local
-            kernel mean of the anchor values instead of Nystrom's formula (``nystrom.py``,
-            "Denoising"). 0 (default): the graph's eigenvectors as closely as the anchors allow.
-            0.7: the planted parts of seed-shaped features captured like a nearest-anchors mean
-            (top-9 0.9996 instead of the exact solution's own 0.9963) at 0.9992 mean principal
-            cosine to the exact top-9 (1.0000 at 0). No effect on the exact path.
+        denoise: share in ``[0, 1)`` of each node's value (Nystrom path) taken from the smoothed
+            value of its own anchor's cell instead of Nystrom's formula (``nystrom.py``,
+            "Denoising"; one gather per node). Default 0.8: on seed-shaped features the planted
+            parts are captured like a nearest-anchors mean (top-9 0.9997, where the exact
+            solution's own eigenvectors hold 0.9963) at 0.9985 mean principal cosine to the exact
+            top-9. 0: the graph's eigenvectors as closely as the anchors allow (1.0000). No effect
+            on the exact path.
 
     Fitted attributes: ``eigenvalues_`` (n_eig,) float32 descending, ``gamma_`` (float),
     ``d_gamma_`` (float, mean affinity aimed at / reached), ``exact_`` (bool),
@@ -114,7 +115,7 @@ class Ncut:
         chunk_size: int = 2048,
         eig_max_iter: int = MAX_ITER,
         scan_precision: str | None = None,
-        denoise: float = 0.0,
+        denoise: float = 0.8,
     ) -> None:
         self.n_eig = check_int(n_eig, "n_eig", minimum=1)
         self.n_sample = check_int(n_sample, "n_sample", minimum=1)
@@ -312,6 +313,9 @@ class Ncut:
         own[1][anchors] = 0.0
         report("anchor graph", 0, 1)
         W = aff.affinity_(aff.distances(Pa, Pa, self.distance), gamma)
+        # The denoising kernel (nystrom.py, "Denoising") from the anchors' own affinities, before
+        # cell_graph scales W in place into the cell graph.
+        sharp = W.pow(nys.DENOISE_POWER) if self.denoise else None
         K, mass = nys.cell_graph(W, own[0], own[1], anchors, gamma)
         cell_degree = K.sum(dim=1)
         report("anchor graph", 1, 1)
@@ -331,26 +335,22 @@ class Ncut:
         # the subspace's coordinates and residuals are recomputed from them in ~1 ms.
         self._scan_center, self._scan_basis, self._scan_anchors = red.center, red.basis, red.anchors
         if not self.denoise:  # Nystrom's formula: an anchor's values are its cell's
-            self._cell_values = None
+            self._cell_values = self._smoothed = None
             self.anchor_eigvecs_ = fix_signs(F, mass.cpu())
         else:
-            # The denoised values of the anchors themselves (what a row identical to an anchor
-            # gets); the extension is linear in each column, so the sign rule decided on them
-            # flips the cell values' columns alike.
-            idx = anchors.to(own[0].device)
-            own_a = (own[0][idx], own[1][idx], own[2][idx], own[3][idx])
-            self._cell_values = F
-            raw = self._extend(Pa, own_a, anchors_known=False)
+            # An anchor's own values are the blend of its cell's values and their smoothed
+            # version; the extension is linear in each column, so the sign rule decided on
+            # those flips the cell and smoothed values' columns alike.
+            M = nys.smoothed_values(sharp, mass, G / mass.sqrt().unsqueeze(1)).cpu()
+            del sharp
+            raw = (1.0 - self.denoise) * F + self.denoise * M
             signs = torch.where((fix_signs(raw, mass.cpu()) * raw).sum(dim=0) < 0, -1.0, 1.0)
-            self._cell_values = F * signs
+            self._cell_values, self._smoothed = F * signs, M * signs
             self.anchor_eigvecs_ = raw * signs
         self._fit_eigvecs = self._extend(P, own)
 
-    def _extend(
-        self, Q: nys.PreparedRows | torch.Tensor, own: tuple[torch.Tensor, ...] | None, anchors_known: bool = True
-    ) -> torch.Tensor:
-        """Nystrom-path values of prepared rows ``Q`` (``nystrom.extend``); ``anchors_known=False``
-        while the anchors' own values are being computed."""
+    def _extend(self, Q: nys.PreparedRows | torch.Tensor, own: tuple[torch.Tensor, ...] | None) -> torch.Tensor:
+        """Nystrom-path values of prepared rows ``Q`` (``nystrom.extend``)."""
         dev = self.device
         basis = None if self._scan_basis is None else self._scan_basis.to(dev)
         red = nys.reduction(self._scan_center.to(dev), basis, self._scan_anchors.to(dev), self.distance)
@@ -359,7 +359,8 @@ class Ncut:
             red,
             Q,
             anchor_values=cells,
-            anchor_out=self.anchor_eigvecs_ if anchors_known else None,
+            anchor_out=self.anchor_eigvecs_,
+            smoothed=self._smoothed,
             denoise=self.denoise,
             mass=self.anchor_mass_.to(dev),
             cell_degree=self._cell_degree.to(dev),
@@ -424,7 +425,8 @@ def nystrom_fit_bytes(n: int, c: int, n_eig: int, m: int, chunk_size: int) -> in
     subspace coordinates, cell and distance, and the result; the features are prepared chunk
     by chunk)."""
     d = min(c, nys.SCAN_DIMS)
-    quadratic = max(nys.scan_bytes(min(chunk_size, n), m, c, d), 8 * m * m + top_eigh_bytes(m, n_eig))
+    # the m x m anchor affinities, the denoising kernel and the eigensolver's buffers
+    quadratic = max(nys.scan_bytes(min(chunk_size, n), m, c, d), 12 * m * m + top_eigh_bytes(m, n_eig))
     return quadratic + n * (4 * d + 16 + 4 * n_eig) + _gamma_bytes(n)
 
 

@@ -31,18 +31,22 @@ whole graph's N terms do (top-50 subspace of real DINOv2 features: 0.987 mean pr
 to the exact solution, against 0.923 for the previous nearest-anchors mean). A node identical to
 an anchor (distance 0) gets that anchor's values.
 
-**Denoising** (``denoise = s > 0``, off by default). The exact eigenvectors of a dense graph
-carry each node's own noise: a node's value is a mean over the whole graph divided by a small
-eigenvalue, so the noise its affinities share is amplified. On seed-shaped features the exact
-solution's top-9 eigenvectors hold only 99.63% of the planted parts' indicators, where a local
-mean of anchor values (the reference library's nearest-anchors propagation) reaches 99.9%. With
-``s > 0`` each node's value is ``(1 - s) u_i + s m_i``, ``m_i = sum_b c_b K_ib u_b / sum_b c_b K_ib``
-the kernel mean of the anchor values under the sharper kernel ``K = W ** 8`` (from the same score
-block, in place: three squarings, no extra memory). Measured on 25,600 seed-shaped nodes
-(``benchmarks/engine.py``), ``s = 0.7``: parts captured at top-9 0.9962 -> 0.9996, closeness to the
-exact solution top-9 1.0000 -> 0.9992, top-20 0.8248 -> 0.8247, top-50 0.8113 -> 0.8152; on 2,048
-nodes with 512 anchors top-9 0.9997 -> 0.9990 and top-25 0.888 -> 0.873 (the smoothing blurs
-the per-image eigenvectors there).
+**Denoising** (``denoise = s > 0``; ``Ncut``'s default is 0.8). The exact eigenvectors of a
+dense graph carry each node's own noise: a node's value is a mean over the whole graph divided by
+a small eigenvalue, so the noise its affinities share is amplified. On seed-shaped features the
+exact solution's top-9 eigenvectors hold only 99.63% of the planted parts' indicators, where a
+local mean of anchor values (the reference library's nearest-anchors propagation) reaches 99.95%.
+With ``s > 0`` each node's value is ``(1 - s) u_i + s M_(a_i)``: the blend of Nystrom's formula
+with the smoothed value of its own anchor's cell, ``M_a = sum_b c_b K_ab u_b / sum_b c_b K_ab``
+under the sharp kernel ``K = W ** 8`` (bandwidth ``gamma / 8``) among the anchors. ``M`` is an
+``m x k`` table computed once from the anchor graph, so denoising costs one gather per node
+(the earlier per-node kernel mean over all anchors cost 40% of the fit's time). Measured
+(``benchmarks/engine.py`` and real DINOv2 ViT-S/14 features of the bundled photos, 25,600 nodes),
+``s = 0.8``: parts captured at top-9 0.9962 -> 0.9997 (reference 0.9995); mean principal cosine to
+the exact solution at 10,240 seed-shaped nodes top-9 / top-20 1.0000 / 0.9238 -> 0.9985 / 0.9134
+(reference 0.9933 / 0.8379), on the real features 0.9978 / 0.9979 -> 0.9804 / 0.9755 (reference
+0.8647 / 0.8737). A per-cell smoothing of 0.9 or more, or a sharper kernel (``W ** 12``, ``W ** 32``),
+captured fewer parts or strayed further; set ``denoise=0`` for the graph's own eigenvectors.
 
 Memory stays linear in ``N``: blocks of ``chunk_size x m`` scores, never ``N x N``.
 """
@@ -65,9 +69,9 @@ from .sampling import _orthonormal
 SCAN_DIMS = 64
 # Subspace-iteration steps towards the anchors' top principal directions.
 _POWER_STEPS = 3
-# Sharpness of the denoising kernel (module doc, "Denoising"): the graph's affinities raised to
-# the power 2 ** _DENOISE_POWER_STEPS = 8 (bandwidth gamma / 8); 32-100 measured the same.
-_DENOISE_POWER_STEPS = 3  # squarings: affinity ** 8
+# Sharpness of the denoising kernel among the anchors (module doc, "Denoising"): the anchor
+# affinities to this power (bandwidth gamma / 8). 6 and 12 captured fewer planted parts.
+DENOISE_POWER = 8
 
 
 class PreparedRows:
@@ -285,6 +289,18 @@ def _cell_sums(cells: torch.Tensor, values: torch.Tensor, m: int) -> torch.Tenso
     return running[ends] - running[ends - counts]
 
 
+def smoothed_values(sharp: torch.Tensor, mass: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """Each anchor cell's kernel mean of the cell values (module doc, "Denoising"): ``(m, k)``.
+
+    Args:
+        sharp: ``(m, m)`` the anchors' affinities to the power ``DENOISE_POWER`` (consumed: scaled
+            in place). Its diagonal is ~1 (distance 0), so no row sums to 0 whatever gamma is.
+        mass: ``(m,)`` cell sizes ``c``; ``values``: ``(m, k)`` the cells' values ``u``.
+    """
+    K = sharp.mul_(mass.to(sharp.dtype).unsqueeze(0))
+    return (K @ values.to(K.dtype)) / K.sum(dim=1, keepdim=True)
+
+
 @torch.no_grad()
 def extend(
     red: Reduction,
@@ -300,6 +316,7 @@ def extend(
     precision: str | None = None,
     own: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
     anchor_out: torch.Tensor | None = None,
+    smoothed: torch.Tensor | None = None,
     denoise: float = 0.0,
     progress: Callable[[int, int], None] | None = None,
 ) -> torch.Tensor:
@@ -316,8 +333,10 @@ def extend(
         own: the rows' ``own_anchors`` result when already computed (the fitted nodes).
         anchor_out: ``(m, k)`` what a row identical to an anchor (distance 0) gets: that anchor's
             own extended values (``Ncut.anchor_eigvecs_``); ``None`` computes those rows too.
-        denoise: share ``s`` in ``[0, 1)`` of each value taken from the kernel mean of the anchor
-            values (module doc, "Denoising"); 0 is Nystrom's formula alone.
+        smoothed: ``(m, k)`` the cells' smoothed values ``M`` (:func:`smoothed_values`), needed
+            when ``denoise > 0``.
+        denoise: share ``s`` in ``[0, 1)`` of each value taken from its own cell's smoothed
+            value (module doc, "Denoising"); 0 is Nystrom's formula alone.
     """
     n, k = P.shape[0], anchor_values.shape[1]
     m, d = red.proj.shape
@@ -331,8 +350,9 @@ def extend(
     f = F / (cell_degree / mass).sqrt().unsqueeze(1)
     # One product gives each row's degree (against the masses) and numerators (against c * f).
     right = torch.cat([mass.unsqueeze(1), mass.unsqueeze(1) * f], dim=1)
-    # The denoising kernel mean (module doc) needs c and c * u: one more product of that width.
-    right_u = torch.cat([mass.unsqueeze(1), mass.unsqueeze(1) * F], dim=1) if denoise else None
+    if denoise and smoothed is None:
+        raise ValueError("extend: denoise > 0 needs the cells' smoothed values")
+    M = smoothed.to(device, torch.float32) if denoise else None
     lam = eigenvalues.to(device, torch.float32).clamp_min(1e-12)
     inv = -1.0 / gamma
     # Scores -d/gamma in one product: [p, 1, |p|^2 + r] . [-2 a_p, |a_p|^2 + r_a, 1] * half / -gamma.
@@ -365,14 +385,8 @@ def extend(
         # For eigenvalues near 1 / degree the self-correction would dominate: floor it.
         den = torch.maximum(den, 0.5 * lam.unsqueeze(0) * deg.unsqueeze(1))
         u = sums[:, 1:].mul_(deg.sqrt().unsqueeze(1)).div_(den)
-        if denoise:
-            # K = (W / rowmax W) ** 8 in place: the row's largest weight becomes 1, so no row
-            # underflows whatever gamma is (the mean is the same with or without the scale).
-            S.div_(S.amax(dim=1, keepdim=True))
-            for _ in range(_DENOISE_POWER_STEPS):
-                S.square_()
-            local = S @ right_u
-            u.mul_(1.0 - denoise).add_(local[:, 1:].div_(local[:, :1]), alpha=denoise)
+        if M is not None:
+            u.mul_(1.0 - denoise).add_(M[j], alpha=denoise)
         same = dj == 0  # a row identical to an anchor takes that anchor's values
         if anchor_out is not None and bool(same.any()):
             u[same] = anchor_out[j[same]]
