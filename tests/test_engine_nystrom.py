@@ -181,3 +181,18 @@ def test_extension_block_over_the_budget_names_chunk_size(seed_shaped, monkeypat
     monkeypatch.setenv("NCUT_WIDGET_MEMORY_BUDGET", "4e6")
     with pytest.raises(MemoryBudgetError, match=r"extension to nodes \(2048 rows x 300 anchors.*chunk_size <= \d+"):
         model.transform(X)
+
+
+@pytest.mark.parametrize("distance, centred", [("cosine", False), ("euclidean", True), ("euclidean", False)])
+def test_prepared_rows_into_a_reused_buffer_equal_indexing(distance, centred):
+    # The scan writes each chunk into one reused buffer (no page faults per chunk): the same
+    # bits as preparing the rows by indexing, whatever the buffer held before.
+    gen = torch.Generator().manual_seed(4)
+    X = torch.randn(700, 48, generator=gen) * 3 + 1
+    P = nys.PreparedRows(X, distance, X.mean(dim=0) if centred else None)
+    buf = torch.full((256, 48), float("nan"))
+    for start in (0, 256, 512):
+        got = P.rows_into(slice(start, start + 256), buf)
+        assert got.shape[0] == min(256, 700 - start)
+        assert torch.equal(got, P[start : start + 256])
+        assert torch.equal(got, P[torch.arange(start, min(start + 256, 700))])

@@ -19,6 +19,8 @@ DISTANCES = ("cosine", "euclidean")
 # Nodes drawn (uniformly, seeded) to estimate the mean affinity: 1,024^2 = 1M pairs put gamma
 # within ~0.1% of the all-pairs solution on seed-shaped features, for ~6 cheap passes.
 GAMMA_SAMPLE = 1024
+# Smallest row norm divided by when L2-normalizing (F.normalize's default).
+NORMALIZE_EPS = 1e-12
 
 
 def check_distance(distance: object) -> str:
@@ -32,7 +34,7 @@ def check_distance(distance: object) -> str:
 
 def prepare(X: torch.Tensor, distance: str) -> torch.Tensor:
     """Features as the metric sees them: L2-normalized rows for cosine, unchanged otherwise."""
-    return F.normalize(X, dim=1) if distance == "cosine" else X
+    return F.normalize(X, dim=1, eps=NORMALIZE_EPS) if distance == "cosine" else X
 
 
 def sq_norms(P: torch.Tensor, distance: str) -> torch.Tensor | None:

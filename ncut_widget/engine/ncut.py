@@ -315,7 +315,7 @@ class Ncut:
         W = aff.affinity_(aff.distances(Pa, Pa, self.distance), gamma)
         # The denoising kernel (nystrom.py, "Denoising") from the anchors' own affinities, before
         # cell_graph scales W in place into the cell graph.
-        sharp = W.pow(nys.DENOISE_POWER) if self.denoise else None
+        sharp = nys.sharp_kernel(W) if self.denoise else None
         K, mass = nys.cell_graph(W, own[0], own[1], anchors, gamma)
         cell_degree = K.sum(dim=1)
         report("anchor graph", 1, 1)
