@@ -79,11 +79,13 @@ class Ncut:
         eig_max_iter: restart cycles allowed to the eigensolver's block Krylov iteration (graphs
             above 1,000 nodes or anchors); it usually converges in 1-3. Running out sets
             ``converged_`` to ``False`` and warns with :class:`NcutConvergenceWarning`.
-        scan_precision: dtype of the node-to-anchor score products of the Nystrom path:
-            ``"float32"``, ``"bfloat16"`` (faster on GPUs and AMX CPUs; emulated and slow
-            elsewhere), ``"auto"`` (bfloat16 where fast) or ``None`` (the ``NCUT_WIDGET_SCAN``
-            environment variable, read at each fit/transform, else ``"auto"``). The distance of
-            each node to its own anchor is always computed in float32.
+        scan_precision: dtype of the pairwise score products: the Nystrom path's
+            node-to-anchor scan and extension, and the exact path's all-pairs distances (on
+            rows centred on their mean, ``exact.py``): ``"float32"``, ``"bfloat16"`` (faster on
+            GPUs and AMX CPUs; emulated and slow elsewhere), ``"auto"`` (bfloat16 where fast) or
+            ``None`` (the ``NCUT_WIDGET_SCAN`` environment variable, read at each fit/transform,
+            else ``"auto"``). The distance of each node to its own anchor, the anchor graph and
+            the eigensolver are always float32.
         denoise: share in ``[0, 1)`` of each node's value (Nystrom path) taken from the smoothed
             value of its own anchor's cell instead of Nystrom's formula (``nystrom.py``,
             "Denoising"; one gather per node). Default 0.8: on seed-shaped features the planted
@@ -280,7 +282,9 @@ class Ncut:
         report = self._report
         report("affinity", 0, 1)
         gamma = self._solve_gamma(P, n)
-        W, gamma, deg = exact_affinity(P, self.distance, gamma, self.d_gamma, progress=scaled(report, "affinity"))
+        W, gamma, deg = exact_affinity(
+            P, self.distance, gamma, self.d_gamma, precision=self.scan_precision, progress=scaled(report, "affinity")
+        )
         mean_w = float(deg.double().sum()) / (n * n)
         vals, vecs = self._eigensolve(W, scale=deg.rsqrt())
         del W
@@ -416,7 +420,7 @@ def exact_fit_bytes(n: int, c: int, n_eig: int) -> int:
     (or the dense copy ``top_eigh`` makes for ``n <= DENSE_EIGH_MAX``), the prepared features
     and the gamma sample."""
     eig = top_eigh_bytes(n, n_eig) + (4 * n * n if n <= DENSE_EIGH_MAX else 0)
-    return build_bytes(n) + eig + 4 * n * c + _gamma_bytes(n)
+    return build_bytes(n, c=c) + eig + 4 * n * c + _gamma_bytes(n)
 
 
 def nystrom_fit_bytes(n: int, c: int, n_eig: int, m: int, chunk_size: int) -> int:

@@ -117,6 +117,18 @@ def check_scan_precision(value: object, name: str = "precision") -> str:
     return str(value)
 
 
+def scan_choice(precision: str | None = None) -> str:
+    """``precision`` checked, or when ``None`` the ``NCUT_WIDGET_SCAN`` environment variable read
+    now (unset or empty: ``"auto"``): one of ``SCAN_CHOICES``.
+
+    Raises:
+        ValueError: ``precision`` or ``NCUT_WIDGET_SCAN`` is not one of ``SCAN_CHOICES``.
+    """
+    if precision is None:
+        return check_scan_precision(os.environ.get(SCAN_ENV, "").strip() or "auto", SCAN_ENV)
+    return check_scan_precision(precision)
+
+
 def scan_dtype(device: torch.device | str, precision: str | None = None) -> torch.dtype:
     """The dtype of the nearest-anchor scan on ``device``.
 
@@ -127,10 +139,7 @@ def scan_dtype(device: torch.device | str, precision: str | None = None) -> torc
     Raises:
         ValueError: ``precision`` or ``NCUT_WIDGET_SCAN`` is not one of ``SCAN_CHOICES``.
     """
-    if precision is None:
-        choice = check_scan_precision(os.environ.get(SCAN_ENV, "").strip() or "auto", SCAN_ENV)
-    else:
-        choice = check_scan_precision(precision)
+    choice = scan_choice(precision)
     if choice == "auto":
         return torch.bfloat16 if bf16_matmul_is_fast(torch.device(device)) else torch.float32
     return torch.bfloat16 if choice == "bfloat16" else torch.float32
