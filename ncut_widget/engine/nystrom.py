@@ -31,22 +31,30 @@ whole graph's N terms do (top-50 subspace of real DINOv2 features: 0.987 mean pr
 to the exact solution, against 0.923 for the previous nearest-anchors mean). A node identical to
 an anchor (distance 0) gets that anchor's values.
 
-**Denoising** (``denoise = s > 0``; ``Ncut``'s default is 0.8). The exact eigenvectors of a
+**Denoising** (``denoise = s > 0``; ``Ncut``'s default is 0.6). The exact eigenvectors of a
 dense graph carry each node's own noise: a node's value is a mean over the whole graph divided by
 a small eigenvalue, so the noise its affinities share is amplified. On seed-shaped features the
 exact solution's top-9 eigenvectors hold only 99.63% of the planted parts' indicators, where a
-local mean of anchor values (the reference library's nearest-anchors propagation) reaches 99.95%.
-With ``s > 0`` each node's value is ``(1 - s) u_i + s M_(a_i)``: the blend of Nystrom's formula
-with the smoothed value of its own anchor's cell, ``M_a = sum_b c_b K_ab u_b / sum_b c_b K_ab``
-under the sharp kernel ``K = W ** 8`` (bandwidth ``gamma / 8``) among the anchors. ``M`` is an
-``m x k`` table computed once from the anchor graph, so denoising costs one gather per node
-(the earlier per-node kernel mean over all anchors cost 40% of the fit's time). Measured
-(``benchmarks/engine.py`` and real DINOv2 ViT-S/14 features of the bundled photos, 25,600 nodes),
-``s = 0.8``: parts captured at top-9 0.9962 -> 0.9997 (reference 0.9995); mean principal cosine to
-the exact solution at 10,240 seed-shaped nodes top-9 / top-20 1.0000 / 0.9238 -> 0.9985 / 0.9134
-(reference 0.9933 / 0.8379), on the real features 0.9978 / 0.9979 -> 0.9804 / 0.9755 (reference
-0.8647 / 0.8737). A per-cell smoothing of 0.9 or more, or a sharper kernel (``W ** 12``, ``W ** 32``),
-captured fewer parts or strayed further; set ``denoise=0`` for the graph's own eigenvectors.
+local mean of anchor values (the reference library's nearest-anchors propagation) reaches
+99.87-99.95%. With ``s > 0`` each node's value is ``(1 - s) u_i + s M_(a_i)``: the blend of
+Nystrom's formula with the smoothed value of its own anchor's cell,
+``M_a = sum_b c_b K_ab u_b / sum_b c_b K_ab`` under the sharp kernel ``K = W ** 8`` (bandwidth
+``gamma / 8``) among the anchors. ``M`` is an ``m x k`` table computed once from the anchor
+graph, so denoising costs one gather per node (the earlier per-node kernel mean over all anchors
+cost 40% of the fit's time). Measured with float32 scans (``benchmarks/engine.py``; mean
+principal cosine to the exact solution), ``s`` 0 -> 0.6 -> 0.8:
+
+* 25,600 seed-shaped nodes: parts at top-9 0.9962 -> 0.9992 -> 0.9997 (ncut-pytorch 3.2.0:
+  0.9987-0.9995 over runs); closeness top-9 / top-20 1.0000 / 0.8248 -> 0.9994 / 0.8116 ->
+  0.9989 / 0.7810 (reference 0.9946 / 0.8046);
+* 10,240 seed-shaped nodes: closeness 1.0000 / 0.9226 -> 0.9992 / 0.9206 (reference 0.9926 /
+  0.8606);
+* real DINOv2 ViT-S/14 features of the bundled photos, 25,600 nodes: closeness top-9 / 20 / 50
+  0.9979 / 0.9978 / 0.9875 -> 0.9913 / 0.9901 / 0.9805 (reference 0.8647 / 0.8737 / 0.8294).
+
+0.6 balances the parts against the finer eigenvectors (top-20), which stronger smoothing blurs;
+a sharper kernel (``W ** 16``) captured fewer parts and blurred more. ``denoise=0`` gives the
+graph's own eigenvectors.
 
 Memory stays linear in ``N``: blocks of ``chunk_size x m`` scores, never ``N x N``.
 """
@@ -386,11 +394,12 @@ def extend(
         [red.proj * -2.0, (red.proj.pow(2).sum(dim=1) + red.resid).unsqueeze(1), torch.ones((m, 1), device=device)],
         dim=1,
     ).mul_(red.half * inv).T.contiguous().to(dtype)
-    # The whole block in the scan dtype: in bfloat16 the exponentials are stored rounded (~0.4%
-    # of each affinity, like the scores') and the product with `right` runs on the bfloat16
-    # units with float32 accumulation, its outputs rounded once (~0.2%).
-    right = right.to(dtype)
-    scores = torch.empty((rows, m), dtype=dtype, device=device)
+    scores = torch.empty((rows, m), dtype=torch.float32, device=device)
+    # bfloat16: the score product only. Exponentials stored in bfloat16 and a bfloat16 product
+    # with the anchor values were 30% faster but doubled the error of the eigenvectors of small
+    # eigenvalues, whose sums cancel to ~1% of their terms (measured against the float32
+    # formula: 1.9% of a column's largest value instead of 1.1%).
+    low = torch.empty((rows, m), dtype=dtype, device=device) if dtype != torch.float32 else None
     q_aug = torch.ones((rows, d + 2), dtype=torch.float32, device=device)
     row_ids = torch.arange(rows, device=device)
     out = torch.empty((n, k), dtype=torch.float32)
@@ -401,11 +410,16 @@ def extend(
         j, dj = own_idx[sl], own_d[sl]
         q_aug[:r, :d] = qp
         q_aug[:r, d + 1] = qp.pow(2).sum(dim=1).add_(rq)
-        S = torch.mm(q_aug[:r].to(dtype), A_scan, out=scores[:r]).exp_()
+        if low is None:
+            S = torch.mm(q_aug[:r], A_scan, out=scores[:r])
+        else:
+            S = scores[:r].copy_(torch.mm(q_aug[:r].to(dtype), A_scan, out=low[:r]))
+        S.exp_()
         w_own = torch.exp(dj * inv)
-        # The own anchor's exact affinity (index_put_: scatter_ copies a bfloat16 block whole).
-        S.index_put_((row_ids[:r], j), w_own.to(dtype))
-        sums = (S @ right).float()
+        # The own anchor's exact affinity (index_put_: as fast as scatter_ on float32 blocks,
+        # where scatter_ copies a bfloat16 block whole).
+        S.index_put_((row_ids[:r], j), w_own)
+        sums = S @ right
         self_gap = 1.0 - w_own
         deg = sums[:, 0] + self_gap
         den = lam.unsqueeze(0) * deg.unsqueeze(1) - self_gap.unsqueeze(1)
