@@ -111,3 +111,9 @@ def test_same_seed_same_denoised_result(seed_shaped, device):
 def test_bad_denoise_is_refused_by_name(bad, err):
     with pytest.raises(err, match="denoise"):
         Ncut(denoise=bad)
+
+
+def test_repr_shows_the_smoothing():
+    # The default smooths (denoise=0.6): a printed model says so.
+    assert "denoise=0.6" in repr(Ncut())
+    assert "denoise=0.0" in repr(Ncut(denoise=0))

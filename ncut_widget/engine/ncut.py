@@ -365,7 +365,7 @@ class Ncut:
             Q,
             anchor_values=cells,
             anchor_out=self.anchor_eigvecs_,
-            smoothed=self._smoothed,
+            smoothed=getattr(self, "_smoothed", None),  # absent from models pickled before it existed
             denoise=self.denoise,
             mass=self.anchor_mass_.to(dev),
             cell_degree=self._cell_degree.to(dev),
@@ -405,7 +405,7 @@ class Ncut:
         return (
             f"Ncut(n_eig={self.n_eig}, n_sample={self.n_sample}, n_neighbors={self.n_neighbors}, "
             f"d_gamma={self.d_gamma}, distance={self.distance!r}, device={str(self.device)!r}, "
-            f"seed={self.seed})"
+            f"seed={self.seed}, denoise={self.denoise})"
         )
 
 
