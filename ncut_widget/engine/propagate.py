@@ -130,7 +130,8 @@ def scan_choice(precision: str | None = None) -> str:
 
 
 def scan_dtype(device: torch.device | str, precision: str | None = None) -> torch.dtype:
-    """The dtype of the nearest-anchor scan on ``device``.
+    """The dtype of the pairwise score products on ``device`` (the nearest-anchor scans, the
+    Nystrom extension's scores, the exact path's all-pairs products).
 
     ``precision`` (``"auto"``, ``"float32"``, ``"bfloat16"``) wins when given; ``None`` reads the
     ``NCUT_WIDGET_SCAN`` environment variable now (unset or empty means ``"auto"``). ``"auto"``
