@@ -87,7 +87,11 @@ def test_fitted_ncut_pickles_small_and_travels(data):
     assert small.progress is None and small._fit_eigvecs is None
     assert all(t.device.type == "cpu" for t in vars(small).values() if isinstance(t, torch.Tensor))
     back = pickle.loads(pickle.dumps(small))
-    assert torch.equal(_vecs(back.transform(X[:3000])), ref[:3000])
+    # The same rows in the same chunks as the original model: the same bits. (Against the
+    # fit's 15,360-row pass, rows 2,048-2,999 sit in a shorter last chunk, whose matmul
+    # kernels may round differently, e.g. MKL's AVX2 ones.)
+    assert torch.equal(_vecs(back.transform(X[:3000])), _vecs(model.transform(X[:3000])))
+    assert float((_vecs(back.transform(X[:3000])) - ref[:3000]).abs().max()) <= 1e-5
     # the user's model is untouched (progress callback, device)
     assert callable(model.progress)
 
