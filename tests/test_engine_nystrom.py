@@ -196,3 +196,50 @@ def test_prepared_rows_into_a_reused_buffer_equal_indexing(distance, centred):
         assert got.shape[0] == min(256, 700 - start)
         assert torch.equal(got, P[start : start + 256])
         assert torch.equal(got, P[torch.arange(start, min(start + 256, 700))])
+
+
+def test_bfloat16_scan_picks_within_its_rounding_of_the_nearest(seed_shaped, device):
+    """The bfloat16 scan (forced, emulated where it is slow): coordinates from the centred rows
+    within bfloat16's rounding, lengths still split exactly, and each pick within the product's
+    rounding (inputs and output ~2^-9 each) of the nearest anchor in the subspace."""
+    X = seed_shaped[0]
+    anchors = torch.arange(0, 2048, 7)
+    P = aff.prepare(X, "cosine")
+    red = nys.fit_reduction(P[anchors].to(device), "cosine", 0)
+    own, own_d, coords, resid = (t.cpu() for t in nys.own_anchors(red, P.to(device), chunk_size=300, device=device, precision="bfloat16"))
+    red = dataclasses.replace(red, **{k: v.cpu() for k, v in vars(red).items() if isinstance(v, torch.Tensor)})
+    Pc = P - red.center
+    exact = Pc @ red.basis
+    assert bool(((coords - exact).norm(dim=1) <= 2**-7 * Pc.norm(dim=1)).all())
+    assert torch.allclose(coords.pow(2).sum(1) + resid, Pc.pow(2).sum(1), atol=1e-5)
+    D = torch.cdist(exact.double(), red.proj.double()).pow(2)
+    excess = D.gather(1, own[:, None]).squeeze(1) - D.min(dim=1).values
+    scale = exact.double().pow(2).sum(1) + red.proj.double().pow(2).sum(1)[own]
+    assert bool((excess <= 2**-7 * scale).all()), float((excess / scale).max())
+    # The distance returned is the full-space one to the anchor picked.
+    full = (1 - P @ P[anchors].T).clamp_min(0)
+    assert torch.allclose(own_d, full.gather(1, own[:, None]).squeeze(1), atol=1e-5)
+
+
+def test_nearest_column_of_bfloat16_scores_by_their_bits():
+    gen = torch.Generator().manual_seed(0)
+    S = (torch.rand(64, 300, generator=gen) * 5).bfloat16()
+    S[3, 17] = S[3, 200] = 0.0  # ties: the first
+    assert torch.equal(nys.nearest_column(S), S.float().argmin(dim=1))
+    assert int(nys.nearest_column(S)[3]) == 17
+    # A score pushed below 0 by rounding (a distance of ~0) still wins over every positive one.
+    S[5, 250] = -1e-3
+    assert int(nys.nearest_column(S)[5]) == 250
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_split_parts_carry_a_length_past_one_rounding(dtype):
+    v = torch.linspace(0.5, 700.0, 1001)
+    parts = nys.split_parts(v, dtype)
+    back = parts.to(dtype).float().sum(dim=1)
+    limit = 0 if dtype == torch.float32 else 2**-15
+    assert bool(((back - v).abs() <= limit * v).all())
+    if dtype == torch.float32:
+        assert bool((parts[:, 1] == 0).all())
+    else:  # one rounding alone is 2^-9 off
+        assert float(((v.to(dtype).float() - v).abs() / v).max()) > 2**-10

@@ -141,15 +141,28 @@ class Reduction:
     resid: torch.Tensor
     half: float
 
-    def project(self, Q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(coordinates (n, d), squared residual lengths (n,))`` of prepared rows ``Q``, centred.
+    def project(
+        self, Q: torch.Tensor, dtype: torch.dtype = torch.float32, scratch: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(coordinates (n, d), squared residual lengths (n,))`` of prepared rows ``Q``, centred;
+        float32.
 
-        Without a centred copy of ``Q``: ``Q @ [basis, center]`` gives the coordinates (minus the
-        centre's) and ``Q . center``, hence ``|Q - center|^2 = |Q|^2 - 2 Q.center + |center|^2``.
+        ``dtype`` float32: without a centred copy of ``Q``: ``Q @ [basis, center]`` gives the
+        coordinates (minus the centre's) and ``Q . center``, hence
+        ``|Q - center|^2 = |Q|^2 - 2 Q.center + |center|^2``. bfloat16 (where its products are
+        fast): the rows are centred first (into ``scratch``, ``Q``'s shape, when given), so the
+        rounding of the product's inputs scales with the centred rows; the coordinates then carry
+        about the rounding the bfloat16 scan gives them anyway (5x faster at 2,048 x 768 x 64 on
+        AMX). The lengths are float32 sums either way.
         """
         if self.basis is None:
             qp = Q - self.center
             return qp, torch.zeros(Q.shape[0], dtype=Q.dtype, device=Q.device)
+        if dtype != torch.float32:
+            Qc = torch.sub(Q, self.center, out=scratch) if scratch is not None else Q - self.center
+            qp = (Qc.to(dtype) @ self.basis.to(dtype)).float()
+            length = torch.linalg.vector_norm(Qc, dim=1).square_()
+            return qp, (length - qp.pow(2).sum(dim=1)).clamp_min_(0)
         d = self.basis.shape[1]
         both = Q @ torch.cat([self.basis, self.center.unsqueeze(1)], dim=1)
         qp = both[:, :d] - self.center @ self.basis
@@ -217,6 +230,45 @@ def row_argmin(S: torch.Tensor, width: int = 64) -> torch.Tensor:
     return idx
 
 
+def split_parts(v: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``(n, 2)`` float32 ``[hi, lo]`` with ``hi = v`` rounded to ``dtype`` and ``lo`` the rest
+    (exactly 0 for float32): as two columns of a ``dtype`` product they carry ``v`` to about
+    ``dtype``'s precision squared. The squared lengths in the score products are large next to
+    the distances they make up; rounded once to bfloat16 (2^-9) they would shift whole rows of
+    scores by more than the gaps between near anchors."""
+    hi = v.to(dtype).float()
+    return torch.stack([hi, v - hi], dim=1)
+
+
+def distance_operand(
+    coords: torch.Tensor, sq: torch.Tensor, dtype: torch.dtype, *, queries: bool, scale: float = 1.0
+) -> torch.Tensor:
+    """One side of a squared-distance product: ``scale * [-2 a, |a|^2 (hi, lo), 1, 1]`` for the
+    anchors (``queries=False``) and ``[q, 1, 1, |q|^2 (hi, lo)]`` for query rows, so that
+    ``queries @ anchors.T = scale * (|q|^2 + |a|^2 - 2 q.a)``; ``(n, d + 4)`` in ``dtype``
+    (``sq`` may hold more than the squared coordinates, e.g. the residual lengths too)."""
+    ones = torch.ones((coords.shape[0], 2), dtype=torch.float32, device=coords.device)
+    if queries:
+        cols = [coords, ones, split_parts(sq, dtype)]
+    else:
+        cols = [coords * (-2.0 * scale), split_parts(sq * scale, dtype), ones * scale]
+    return torch.cat(cols, dim=1).to(dtype)
+
+
+def nearest_column(S: torch.Tensor) -> torch.Tensor:
+    """Each row's argmin of squared-distance scores ``S`` ``(n, m)``: ``(n,)`` int64.
+
+    bfloat16 scores on the CPU are compared as their int16 bit patterns (no float copy: the
+    copy and a float argmin took twice as long). For values >= 0 that order is the numbers'
+    order; scores below 0 are distances of ~0 pushed under by rounding: they still come before
+    every positive one, in reverse order among themselves, i.e. a near-tie at distance 0 may
+    pick any of its members.
+    """
+    if S.dtype == torch.bfloat16 and S.device.type == "cpu":
+        return row_argmin(S.view(torch.int16))
+    return row_argmin(S)
+
+
 @torch.no_grad()
 def own_anchors(
     red: Reduction,
@@ -241,29 +293,26 @@ def own_anchors(
     rows = min(chunk_size, n)
     _check_block(rows, red, device, "the nearest-anchor scan")
     dtype = scan_dtype(device, precision)
-    # argmin_b |q - a_b|^2 = argmin_b (|a_b|^2 - 2 q.a_b): one product of [q, 1] with [-2a, |a|^2].
-    A_scan = torch.cat([red.proj * -2.0, red.proj.pow(2).sum(dim=1, keepdim=True)], dim=1).T.contiguous().to(dtype)
-    low = torch.empty((rows, m), dtype=dtype, device=device) if dtype != torch.float32 else None
+    # Squared distances in the subspace, |q|^2 + |a|^2 - 2 q.a, in one product: rounded to
+    # bfloat16 they keep ~3 digits of the distance itself, where |a|^2 - 2 q.a (the same argmin)
+    # kept 3 digits of |q|^2, which dwarfs a near anchor's distance (measured at 100,000 seed-
+    # shaped nodes: the scan's picks 81% instead of 75% those of float32).
+    A_scan = distance_operand(red.proj, red.proj.pow(2).sum(dim=1), dtype, queries=False).T.contiguous()
     own = torch.empty(n, dtype=torch.long, device=device)
     own_d = torch.empty(n, dtype=torch.float32, device=device)
     coords = torch.empty((n, d), dtype=torch.float32, device=device)
     resid = torch.empty(n, dtype=torch.float32, device=device)
     # One score buffer for every chunk: fresh 16 MB blocks are page-faulted in on every call.
-    scores = torch.empty((rows, m), dtype=torch.float32, device=device)
-    q_aug = torch.ones((rows, d + 1), dtype=torch.float32, device=device)
+    scores = torch.empty((rows, m), dtype=dtype, device=device)
     diff = torch.empty((rows, red.anchors.shape[1]), dtype=torch.float32, device=device)
     rows_buf = torch.empty_like(diff)
     for start in range(0, n, chunk_size):
         sl = slice(start, start + chunk_size)
         Q = P.rows_into(sl, rows_buf) if isinstance(P, PreparedRows) else P[sl].to(device, torch.float32)
-        qp, resid[sl] = red.project(Q)
-        r = qp.shape[0]
-        q_aug[:r, :d] = qp
-        if low is None:
-            S = torch.mm(q_aug[:r], A_scan, out=scores[:r])
-        else:  # argmin is 2x faster on float32 than on bfloat16 rows
-            S = scores[:r].copy_(torch.mm(q_aug[:r].to(dtype), A_scan, out=low[:r]))
-        j = row_argmin(S)
+        r = Q.shape[0]
+        qp, resid[sl] = red.project(Q, dtype, scratch=diff[:r])
+        q_side = distance_operand(qp, qp.pow(2).sum(dim=1), dtype, queries=True)
+        j = nearest_column(torch.mm(q_side, A_scan, out=scores[:r]))
         own[sl] = j
         gathered = torch.index_select(red.anchors, 0, j, out=diff[:r])
         dist = torch.linalg.vector_norm(torch.sub(Q, gathered, out=diff[:r]), dim=1)
@@ -378,24 +427,27 @@ def extend(
     F = anchor_values.to(device, torch.float32)
     f = F / (cell_degree / mass).sqrt().unsqueeze(1)
     # One product gives each row's degree (against the masses) and numerators (against c * f).
-    right = torch.cat([mass.unsqueeze(1), mass.unsqueeze(1) * f], dim=1)
+    # One product gives each row's degree (against the masses) and numerators (against c * f).
+    # Zero columns pad it to a multiple of 8: MKL ran 2,048 x 2,048 @ 51 columns 1.2x slower
+    # than @ 56 (AVX-512).
+    right = torch.zeros((m, -(-(k + 1) // 8) * 8), dtype=torch.float32, device=device)
+    right[:, 0] = mass
+    right[:, 1 : k + 1] = mass.unsqueeze(1) * f
     if denoise and smoothed is None:
         raise ValueError("extend: denoise > 0 needs the cells' smoothed values")
     M = smoothed.to(device, torch.float32) if denoise else None
     lam = eigenvalues.to(device, torch.float32).clamp_min(1e-12)
     inv = -1.0 / gamma
-    # Scores -d/gamma in one product: [p, 1, |p|^2 + r] . [-2 a_p, |a_p|^2 + r_a, 1] * half / -gamma.
-    A_scan = torch.cat(
-        [red.proj * -2.0, (red.proj.pow(2).sum(dim=1) + red.resid).unsqueeze(1), torch.ones((m, 1), device=device)],
-        dim=1,
-    ).mul_(red.half * inv).T.contiguous().to(dtype)
+    # Scores -d/gamma in one product (distance_operand, scaled by half / -gamma):
+    # d = half * (|p|^2 + r + |a_p|^2 + r_a - 2 p.a_p).
+    A_scan = distance_operand(red.proj, red.proj.pow(2).sum(dim=1) + red.resid, dtype, queries=False,
+                              scale=red.half * inv).T.contiguous()
     scores = torch.empty((rows, m), dtype=torch.float32, device=device)
     # bfloat16: the score product only. Exponentials stored in bfloat16 and a bfloat16 product
     # with the anchor values made the extension ~25% faster (the whole fit 1.07x at 400,000)
     # but doubled the error of the eigenvectors of small eigenvalues, whose sums cancel to ~1%
     # of their terms (against the float32 formula: 1.9% of a column's largest value, not 1.1%).
     low = torch.empty((rows, m), dtype=dtype, device=device) if dtype != torch.float32 else None
-    q_aug = torch.ones((rows, d + 2), dtype=torch.float32, device=device)
     row_ids = torch.arange(rows, device=device)
     out = torch.empty((n, k), dtype=torch.float32)
     for start in range(0, n, chunk_size):
@@ -403,12 +455,11 @@ def extend(
         qp, rq = coords[sl], resid[sl]
         r = qp.shape[0]
         j, dj = own_idx[sl], own_d[sl]
-        q_aug[:r, :d] = qp
-        q_aug[:r, d + 1] = qp.pow(2).sum(dim=1).add_(rq)
+        q_side = distance_operand(qp, qp.pow(2).sum(dim=1).add_(rq), dtype, queries=True)
         if low is None:
-            S = torch.mm(q_aug[:r], A_scan, out=scores[:r])
+            S = torch.mm(q_side, A_scan, out=scores[:r])
         else:
-            S = scores[:r].copy_(torch.mm(q_aug[:r].to(dtype), A_scan, out=low[:r]))
+            S = scores[:r].copy_(torch.mm(q_side, A_scan, out=low[:r]))
         S.exp_()
         w_own = torch.exp(dj * inv)
         # The own anchor's exact affinity (index_put_: as fast as scatter_ on float32 blocks,
@@ -420,7 +471,7 @@ def extend(
         den = lam.unsqueeze(0) * deg.unsqueeze(1) - self_gap.unsqueeze(1)
         # For eigenvalues near 1 / degree the self-correction would dominate: floor it.
         den = torch.maximum(den, 0.5 * lam.unsqueeze(0) * deg.unsqueeze(1))
-        u = sums[:, 1:].mul_(deg.sqrt().unsqueeze(1)).div_(den)
+        u = sums[:, 1 : k + 1].mul_(deg.sqrt().unsqueeze(1)).div_(den)
         if M is not None:
             u.mul_(1.0 - denoise).add_(M[j], alpha=denoise)
         same = dj == 0  # a row identical to an anchor takes that anchor's values
