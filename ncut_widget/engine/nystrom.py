@@ -285,7 +285,7 @@ def own_anchors(
     lengths (N,))``, all on ``device``, float32; the distance is the graph's (``1 - cos`` or
     squared euclidean) in the full space, to the chosen anchor. ``precision`` (``scan_dtype``)
     is that of the ``rows x m`` score product: in float32 an anchor finds itself; bfloat16
-    rounding (~0.4% of a score) can pick, among anchors that near-tie, one that is not the
+    rounding (~0.4% of a squared distance) can pick, among anchors that near-tie, one that is not the
     nearest, and the distance returned is then that anchor's.
     """
     n = P.shape[0]
