@@ -134,7 +134,7 @@ def test_auto_keeps_float32_pairs_on_small_graphs(monkeypatch):
 
     used = []
     real = exact._pair_distances
-    monkeypatch.setattr(exact, "_pair_distances", lambda P, d, dtype: used.append(dtype) or real(P, d, dtype))
+    monkeypatch.setattr(exact, "_pair_distances", lambda P, d, dtype, rows: used.append(dtype) or real(P, d, dtype, rows))
     monkeypatch.setattr(exact, "scan_dtype", lambda device, precision: torch.bfloat16)  # as on AMX
     P = aff.prepare(torch.randn(300, 16), "cosine")
     exact.exact_affinity(P, "cosine", 0.5, None, precision="auto")
