@@ -243,16 +243,20 @@ def split_parts(v: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
 def distance_operand(
     coords: torch.Tensor, sq: torch.Tensor, dtype: torch.dtype, *, queries: bool, scale: float = 1.0
 ) -> torch.Tensor:
-    """One side of a squared-distance product: ``scale * [-2 a, |a|^2 (hi, lo), 1, 1]`` for the
-    anchors (``queries=False``) and ``[q, 1, 1, |q|^2 (hi, lo)]`` for query rows, so that
-    ``queries @ anchors.T = scale * (|q|^2 + |a|^2 - 2 q.a)``; ``(n, d + 4)`` in ``dtype``
-    (``sq`` may hold more than the squared coordinates, e.g. the residual lengths too)."""
-    ones = torch.ones((coords.shape[0], 2), dtype=torch.float32, device=coords.device)
+    """One side of a squared-distance product, ``queries @ anchors.T = scale * (|q|^2 + |a|^2 -
+    2 q.a)``: ``[q, 1, |q|^2]`` for query rows (``queries=True``) and ``scale * [-2 a, |a|^2, 1]``
+    for the anchors, ``(n, d + 2)``; in a low-precision ``dtype`` each length as two columns
+    (:func:`split_parts`), ``(n, d + 4)``. ``sq`` may hold more than the squared coordinates
+    (the extension adds the residual lengths)."""
+    width = 1 if dtype == torch.float32 else 2
+    ones = torch.ones((coords.shape[0], width), dtype=torch.float32, device=coords.device)
+
+    def lengths(v: torch.Tensor) -> torch.Tensor:
+        return v.unsqueeze(1) if width == 1 else split_parts(v, dtype)
+
     if queries:
-        cols = [coords, ones, split_parts(sq, dtype)]
-    else:
-        cols = [coords * (-2.0 * scale), split_parts(sq * scale, dtype), ones * scale]
-    return torch.cat(cols, dim=1).to(dtype)
+        return torch.cat([coords, ones, lengths(sq)], dim=1).to(dtype)
+    return torch.cat([coords * (-2.0 * scale), lengths(sq * scale), ones * scale], dim=1).to(dtype)
 
 
 def nearest_column(S: torch.Tensor) -> torch.Tensor:
@@ -428,11 +432,9 @@ def extend(
     f = F / (cell_degree / mass).sqrt().unsqueeze(1)
     # One product gives each row's degree (against the masses) and numerators (against c * f).
     # One product gives each row's degree (against the masses) and numerators (against c * f).
-    # Zero columns pad it to a multiple of 8: MKL ran 2,048 x 2,048 @ 51 columns 1.2x slower
-    # than @ 56 (AVX-512).
-    right = torch.zeros((m, -(-(k + 1) // 8) * 8), dtype=torch.float32, device=device)
-    right[:, 0] = mass
-    right[:, 1 : k + 1] = mass.unsqueeze(1) * f
+    # (Padding it to 56 columns ran 1.1x faster with AVX-512 MKL kernels and 1.1x slower with
+    # AVX2 ones: left as it is.)
+    right = torch.cat([mass.unsqueeze(1), mass.unsqueeze(1) * f], dim=1)
     if denoise and smoothed is None:
         raise ValueError("extend: denoise > 0 needs the cells' smoothed values")
     M = smoothed.to(device, torch.float32) if denoise else None
@@ -471,7 +473,7 @@ def extend(
         den = lam.unsqueeze(0) * deg.unsqueeze(1) - self_gap.unsqueeze(1)
         # For eigenvalues near 1 / degree the self-correction would dominate: floor it.
         den = torch.maximum(den, 0.5 * lam.unsqueeze(0) * deg.unsqueeze(1))
-        u = sums[:, 1 : k + 1].mul_(deg.sqrt().unsqueeze(1)).div_(den)
+        u = sums[:, 1:].mul_(deg.sqrt().unsqueeze(1)).div_(den)
         if M is not None:
             u.mul_(1.0 - denoise).add_(M[j], alpha=denoise)
         same = dj == 0  # a row identical to an anchor takes that anchor's values
