@@ -84,8 +84,9 @@ class Ncut:
             rows centred on their mean, ``exact.py``): ``"float32"``, ``"bfloat16"`` (faster on
             GPUs and AMX CPUs; emulated and slow elsewhere), ``"auto"`` (bfloat16 where fast) or
             ``None`` (the ``NCUT_WIDGET_SCAN`` environment variable, read at each fit/transform,
-            else ``"auto"``). The distance of each node to its own anchor, the anchor graph and
-            the eigensolver are always float32.
+            else ``"auto"``). In bfloat16 the scan also projects the (centred) nodes on the
+            anchors' principal directions in bfloat16. The distance of each node to its own
+            anchor, the anchor graph and the eigensolver are always float32.
         denoise: share in ``[0, 1)`` of each node's value (Nystrom path) taken from the smoothed
             value of its own anchor's cell instead of Nystrom's formula (``nystrom.py``,
             "Denoising"; one gather per node). Default 0.6: on 25,600 seed-shaped nodes the

@@ -5,7 +5,10 @@ its eigenvectors to every node.
 ``SCAN_DIMS`` principal directions (:class:`Reduction`): there the search costs ``N x m x 64``
 instead of ``N x m x C``, and noise in the other directions (most of a ViT feature's length, and
 all of the synthetic features' isotropic noise) does not scatter a node into the cell of a far
-anchor. Anchor ``a`` stands for the ``c_a`` nodes of its cell.
+anchor. Anchor ``a`` stands for the ``c_a`` nodes of its cell. The scan multiplies squared
+distances out whole (``|q|^2 + |a|^2 - 2 q.a``, :func:`distance_operand`): in bfloat16 the
+product's rounding is then a share of the distance, not of ``|q|^2``, and non-negative
+bfloat16 scores are compared as integers (:func:`nearest_column`).
 
 **Anchor graph.** Two nodes of cells ``a != b`` are given the affinity of their anchors, so the
 cells' total affinity is ``c_a c_b W_ab``. Inside a cell that rule would give every pair
