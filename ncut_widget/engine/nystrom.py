@@ -292,8 +292,8 @@ def own_anchors(
     lengths (N,))``, all on ``device``, float32; the distance is the graph's (``1 - cos`` or
     squared euclidean) in the full space, to the chosen anchor. ``precision`` (``scan_dtype``)
     is that of the ``rows x m`` score product: in float32 an anchor finds itself; bfloat16
-    rounding (~0.4% of a squared distance) can pick, among anchors that near-tie, one that is not the
-    nearest, and the distance returned is then that anchor's.
+    rounding (~0.4% of a squared distance) can pick, among anchors that near-tie, one that is
+    not the nearest, and the distance returned is then that anchor's.
     """
     n = P.shape[0]
     m, d = red.proj.shape
@@ -433,7 +433,6 @@ def extend(
     own_idx, own_d, coords, resid = own
     F = anchor_values.to(device, torch.float32)
     f = F / (cell_degree / mass).sqrt().unsqueeze(1)
-    # One product gives each row's degree (against the masses) and numerators (against c * f).
     # One product gives each row's degree (against the masses) and numerators (against c * f).
     # (Padding it to 56 columns ran 1.1x faster with AVX-512 MKL kernels and 1.1x slower with
     # AVX2 ones: left as it is.)
