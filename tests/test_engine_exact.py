@@ -142,3 +142,21 @@ def test_auto_keeps_float32_pairs_on_small_graphs(monkeypatch):
     monkeypatch.setattr(exact, "BF16_MIN_NODES", 200)
     exact.exact_affinity(P, "cosine", 0.5, None, precision="auto")
     assert used == [torch.float32, torch.bfloat16, torch.bfloat16]
+
+
+def test_bfloat16_pairs_in_column_tiles_equal_whole_rows(monkeypatch):
+    """The bfloat16 products run in column tiles (the odd-sized one first); any tiling gives the
+    affinities of whole-row products, and both stay within bfloat16's rounding of float32's."""
+    from ncut_widget.engine import exact
+
+    gen = torch.Generator().manual_seed(0)
+    P = aff.prepare(torch.randn(700, 48, generator=gen) + 2.0, "cosine")
+    dense = {}
+    for tile in (100, 8192):  # 100: blocks of 128 rows see 7 tiles, the first of 0-99 columns
+        monkeypatch.setattr(exact, "TILE_COLS", tile)
+        W, _, deg = exact.exact_affinity(P, "cosine", 0.5, None, rows=128, precision="bfloat16")
+        dense[tile] = W.to_dense()
+        torch.testing.assert_close(deg, dense[tile].sum(dim=1), rtol=1e-5, atol=1e-4)
+    torch.testing.assert_close(dense[100], dense[8192], rtol=1e-6, atol=1e-6)
+    W32, _, _ = exact.exact_affinity(P, "cosine", 0.5, None, rows=128, precision="float32")
+    assert float((dense[100] - W32.to_dense()).abs().max()) < 2e-2
