@@ -87,9 +87,11 @@ def test_progress_covers_both_passes(planted_parts, device):
 @pytest.fixture(scope="module")
 def seed_shaped(device):
     """2,560 seed-shaped nodes (2 images at 16x16 and 32x32, 768 dims) and the float64 dense
-    eigendecomposition of their exact graph, gamma as Ncut picks it (the fit on ``device``)."""
+    eigendecomposition of their exact graph, gamma as Ncut picks it (the fit on ``device``).
+    ``"auto"`` named, not read from ``NCUT_WIDGET_SCAN``: below ``BF16_MIN_NODES`` it multiplies
+    in float32, which the bounds below are for (the forced bfloat16 path has its own test)."""
     X, labels = planted_patch_features(n_images=2, grids=(16, 32), dim=768, seed=0)
-    model = Ncut(n_eig=50, n_sample=len(X), d_gamma=0.5, device=device)
+    model = Ncut(n_eig=50, n_sample=len(X), d_gamma=0.5, scan_precision="auto", device=device)
     vecs, vals = model.fit_transform(X.to(device))
     W = torch.exp(-dense_distances(X, "cosine") / model.gamma_)
     s = W.sum(dim=1).rsqrt()
