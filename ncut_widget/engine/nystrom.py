@@ -165,11 +165,11 @@ class Reduction:
             Qc = torch.sub(Q, self.center, out=scratch) if scratch is not None else Q - self.center
             qp = (Qc.to(dtype) @ self.basis.to(dtype)).float()
             length = torch.linalg.vector_norm(Qc, dim=1).square_()
-            return qp, (length - qp.pow(2).sum(dim=1)).clamp_min_(0)
-        d = self.basis.shape[1]
-        both = Q @ torch.cat([self.basis, self.center.unsqueeze(1)], dim=1)
-        qp = both[:, :d] - self.center @ self.basis
-        length = torch.linalg.vector_norm(Q, dim=1).square_() - 2 * both[:, d] + self.center.dot(self.center)
+        else:
+            d = self.basis.shape[1]
+            both = Q @ torch.cat([self.basis, self.center.unsqueeze(1)], dim=1)
+            qp = both[:, :d] - self.center @ self.basis
+            length = torch.linalg.vector_norm(Q, dim=1).square_() - 2 * both[:, d] + self.center.dot(self.center)
         return qp, (length - qp.pow(2).sum(dim=1)).clamp_min_(0)
 
 
@@ -424,7 +424,7 @@ def extend(
             value (module doc, "Denoising"); 0 is Nystrom's formula alone.
     """
     n, k = P.shape[0], anchor_values.shape[1]
-    m, d = red.proj.shape
+    m = red.proj.shape[0]
     rows = min(chunk_size, n)
     _check_block(rows, red, device, "the extension to nodes")
     dtype = scan_dtype(device, precision)
