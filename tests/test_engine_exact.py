@@ -11,7 +11,14 @@ import torch.nn.functional as F
 
 from ncut_widget.engine import affinity as aff
 from ncut_widget.engine.eigsolve import top_eigh
-from ncut_widget.engine.exact import UpperBlocks, build_bytes, exact_affinity, upper_bytes
+from ncut_widget.engine.exact import (
+    UpperBlocks,
+    build_bytes,
+    exact_affinity,
+    pair_dtype,
+    storage_dtype,
+    upper_bytes,
+)
 from ncut_widget.engine.ncut import Ncut, exact_fit_bytes
 from ncut_widget.engine.synthetic import planted_patch_features
 
@@ -49,6 +56,56 @@ def test_upper_blocks_multiply_like_the_dense_matrix(n, rows, device):
     assert U.shape == (n, n) and U.dtype == torch.float32
 
 
+@pytest.mark.parametrize("n, rows", [(700, 128), (1001, 1001)])
+def test_float16_blocks_multiply_like_their_widened_matrix(n, rows, device):
+    # Stored in float16, multiplied in float32: the product is the float32 product of the
+    # float16-rounded matrix, not of anything rounded further.
+    gen = torch.Generator().manual_seed(n)
+    A = torch.rand(n, n, generator=gen)
+    A = (A + A.T).half().to(device)
+    starts = list(range(0, n, rows))
+    U = UpperBlocks([A[s : s + rows, s:].clone() for s in starts], starts, n)
+    assert U.dtype == torch.float32 and U.storage == torch.float16
+    assert torch.equal(U.to_dense(), A.float())
+    Bt = torch.randn(5, n, generator=gen).to(device)
+    for _ in range(2):  # the second product reuses the widening buffer
+        product = U.rmatmul(Bt)
+        assert product.dtype == torch.float32 and product.shape == (5, n)
+        exact = Bt.cpu().double() @ A.cpu().double()
+        assert torch.allclose(product.cpu().double(), exact, atol=1e-3, rtol=1e-5)
+
+
+def test_storage_follows_the_pair_products(monkeypatch):
+    from ncut_widget.engine import exact
+
+    assert storage_dtype(torch.float32) == torch.float32
+    assert storage_dtype(torch.bfloat16) == torch.float16
+    assert pair_dtype(100, "cpu", "bfloat16") == torch.bfloat16
+    assert pair_dtype(10**6, "cpu", "float32") == torch.float32
+    monkeypatch.setattr(exact, "scan_dtype", lambda device, precision: torch.bfloat16)  # as on AMX
+    assert pair_dtype(exact.BF16_MIN_NODES - 1, "cpu", "auto") == torch.float32
+    assert pair_dtype(exact.BF16_MIN_NODES, "cpu", "auto") == torch.bfloat16
+
+
+def test_bfloat16_pairs_keep_float16_affinities_and_their_degrees(planted_parts, device):
+    P = aff.prepare(planted_parts[0][:900].to(device), "cosine")
+    gamma0 = aff.solve_gamma(aff.sample_distances(P, "cosine", seed=0), 0.4, len(P))
+    W, gamma, degree = exact_affinity(P, "cosine", gamma0, 0.4, rows=256, precision="bfloat16")
+    assert all(U.dtype == torch.float16 for U in W.blocks)
+    dense = W.to_dense()
+    # The degrees are the row sums of the affinities as stored (rounded), so the normalised
+    # graph's top eigenvalue is 1 to float32 rounding.
+    assert torch.allclose(degree, dense.sum(dim=1), rtol=1e-6)
+    s = degree.rsqrt()
+    assert float(torch.linalg.eigvalsh((s[:, None] * dense * s[None, :]).double())[-1]) == pytest.approx(1.0, abs=1e-6)
+    # Against the float32 graph at the same gamma: within the bfloat16 products' rounding
+    # (the float16 storage adds at most 2^-12 relative).
+    W32, _, _ = exact_affinity(P, "cosine", gamma, None, rows=256, precision="float32")
+    assert all(U.dtype == torch.float32 for U in W32.blocks)
+    assert 0 < float((dense - W32.to_dense()).abs().max()) < 1e-2
+    assert float(dense.mean()) == pytest.approx(0.4, abs=1e-4)  # the Newton step on all pairs
+
+
 @pytest.mark.parametrize("distance", ["cosine", "euclidean"])
 def test_exact_affinity_is_every_pair_with_gamma_on_all_pairs(planted_parts, distance, device):
     X = planted_parts[0][:1500]  # more nodes than the 1,024 of the gamma sample
@@ -75,6 +132,9 @@ def test_exact_path_stores_half_the_matrix():
     assert upper_bytes(n) < 0.52 * 4 * n * n
     assert build_bytes(n) < 0.6 * 4 * n * n
     assert exact_fit_bytes(n, 768, 50) < 0.7 * 4 * n * n  # the dense matrix alone was 1.0
+    # float16 storage: a quarter of the dense float32 matrix, plus a float32 block to widen into.
+    assert upper_bytes(n, storage=torch.float16) < 0.29 * 4 * n * n
+    assert exact_fit_bytes(n, 768, 50, torch.float16) < 0.45 * 4 * n * n
 
 
 def test_progress_covers_both_passes(planted_parts, device):
@@ -113,8 +173,9 @@ def test_exact_path_matches_the_dense_eigendecomposition(seed_shaped):
 def test_forced_bfloat16_pairs_match_the_dense_eigendecomposition(seed_shaped, device):
     # The centred bfloat16 products (exact.py) on every machine (emulated without AMX), against
     # the float64 dense solve of the float32 graph: 2,560 nodes is where rounding weighs most
-    # (measured: eigenvalues within 8e-6, top-9/20/50 at 1.0000 / 0.9991 / 0.9989; affinities
-    # within 3.4e-3). The graphs of 10,240+ nodes where "auto" uses it: 0.99996 at top-50.
+    # (measured, with the affinities stored in float16: eigenvalues within 1.2e-5, top-9/20/50
+    # at 1.0000 / 0.9987 / 0.9988; affinities within 3.6e-3). The graphs of 10,240+ nodes
+    # where "auto" uses it: 0.99994 at top-50.
     X, _ = planted_patch_features(n_images=2, grids=(16, 32), dim=768, seed=0)
     model, _, _, ref_vals, ref_vecs = seed_shaped
     P = aff.prepare(X.to(device), "cosine")
@@ -136,7 +197,7 @@ def test_auto_keeps_float32_pairs_on_small_graphs(monkeypatch):
 
     used = []
     real = exact._pair_distances
-    monkeypatch.setattr(exact, "_pair_distances", lambda P, d, dtype, rows: used.append(dtype) or real(P, d, dtype, rows))
+    monkeypatch.setattr(exact, "_pair_distances", lambda P, d, dtype, *rest: used.append(dtype) or real(P, d, dtype, *rest))
     monkeypatch.setattr(exact, "scan_dtype", lambda device, precision: torch.bfloat16)  # as on AMX
     P = aff.prepare(torch.randn(300, 16), "cosine")
     exact.exact_affinity(P, "cosine", 0.5, None, precision="auto")

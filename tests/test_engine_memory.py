@@ -19,6 +19,7 @@ from ncut_widget.color import tsne_color
 from ncut_widget.color.tsne import tsne_bytes
 from ncut_widget.engine import memory
 from ncut_widget.engine import ncut as ncut_module
+from ncut_widget.engine.exact import pair_dtype, storage_dtype
 from ncut_widget.engine.memory import (
     FALLBACK_AVAILABLE,
     MemoryBudgetError,
@@ -27,7 +28,19 @@ from ncut_widget.engine.memory import (
     largest_fitting,
     memory_budget,
 )
-from ncut_widget.engine.ncut import Ncut, exact_fit_bytes, nystrom_fit_bytes
+from ncut_widget.engine.ncut import Ncut, nystrom_fit_bytes
+from ncut_widget.engine.ncut import exact_fit_bytes as _exact_fit_bytes
+
+
+def storage_name(n: int, device: str = "cpu") -> str:
+    """The dtype Ncut keeps ``n`` nodes' exact affinities in here (float16 where "auto" or
+    NCUT_WIDGET_SCAN multiplies the pairs in bfloat16), as its messages name it."""
+    return str(storage_dtype(pair_dtype(n, device, None))).removeprefix("torch.")
+
+
+def exact_fit_bytes(n: int, c: int, k: int, device: str = "cpu") -> int:
+    """``ncut.exact_fit_bytes`` for the storage Ncut picks for ``n`` nodes on ``device``."""
+    return _exact_fit_bytes(n, c, k, storage_dtype(pair_dtype(n, device, None)))
 
 
 @pytest.fixture
@@ -143,7 +156,7 @@ def X() -> torch.Tensor:
 
 
 def test_exact_fit_refuses_before_allocating_and_its_advice_fits(X, monkeypatch, device):
-    budget = exact_fit_bytes(1200, 16, 5)  # room for the exact path on 1,200 nodes, not 1,500
+    budget = exact_fit_bytes(1200, 16, 5, device)  # room for the exact path on 1,200 nodes, not 1,500
     monkeypatch.setenv("NCUT_WIDGET_MEMORY_BUDGET", str(budget))
     built = []
     real = ncut_module.exact_affinity
@@ -152,8 +165,9 @@ def test_exact_fit_refuses_before_allocating_and_its_advice_fits(X, monkeypatch,
         Ncut(n_eig=5, n_sample=5000, device=device).fit(X)
     msg = str(err.value)
     assert not built, "refused only after building the N x N matrix"
-    assert "the exact path (n_sample=5000 >= 1500 nodes: a dense 1500 x 1500 float32 affinity)" in msg
-    assert f"needs {format_bytes(exact_fit_bytes(1500, 16, 5))}" in msg
+    name = storage_name(1500, device)
+    assert f"the exact path (n_sample=5000 >= 1500 nodes: a dense 1500 x 1500 {name} affinity)" in msg
+    assert f"needs {format_bytes(exact_fit_bytes(1500, 16, 5, device))}" in msg
     assert "The exact path fits up to 1200 nodes" in msg
     m_max = int(msg.split("n_sample <= ")[1].split(" ")[0])
     # The advice holds: both suggestions fit the same budget, one more node or anchor does not.
@@ -168,7 +182,7 @@ def test_exact_fit_refuses_before_allocating_and_its_advice_fits(X, monkeypatch,
 
 
 def test_budget_override_accepts_or_refuses_a_small_exact_fit(X, monkeypatch, device):
-    need = exact_fit_bytes(1500, 16, 5)
+    need = exact_fit_bytes(1500, 16, 5, device)
     monkeypatch.setenv("NCUT_WIDGET_MEMORY_BUDGET", str(need))
     assert Ncut(n_eig=5, n_sample=5000, device=device).fit(X).exact_
     monkeypatch.setenv("NCUT_WIDGET_MEMORY_BUDGET", str(need - 1))
@@ -287,7 +301,7 @@ def test_60000_node_exact_fit_is_refused_fast_and_small(refusals):
     assert msg is not None, "the 60,000-node exact fit was not refused"
     need = exact_fit_bytes(60_000, 4, 10)
     largest = largest_fitting(lambda n: exact_fit_bytes(n, 4, 10), 4_000_000_000, 60_000)
-    assert f"a dense 60000 x 60000 float32 affinity) needs {format_bytes(need)} on cpu" in msg
+    assert f"a dense 60000 x 60000 {storage_name(60_000)} affinity) needs {format_bytes(need)} on cpu" in msg
     assert "memory budget of 4.0 GB (NCUT_WIDGET_MEMORY_BUDGET=4e9)" in msg
     assert f"The exact path fits up to {largest} nodes" in msg and "n_sample <= " in msg
     assert res["seconds"] < 5, res
@@ -297,7 +311,7 @@ def test_60000_node_exact_fit_is_refused_fast_and_small(refusals):
 def test_exact_fit_beyond_any_machine_is_refused_with_the_detected_budget(refusals):
     res = refusals["exact_1000000"]
     msg = res["msg"]
-    assert msg is not None and "a dense 1000000 x 1000000 float32 affinity) needs" in msg
+    assert msg is not None and f"a dense 1000000 x 1000000 {storage_name(10**6)} affinity) needs" in msg
     assert "available on cpu" in msg and "set NCUT_WIDGET_MEMORY_BUDGET=<bytes> to change it" in msg
     assert res["seconds"] < 5 and res["peak_rss"] < 2e9, res
 

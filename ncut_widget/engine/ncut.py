@@ -6,7 +6,8 @@ the eigenvectors of S's largest eigenvalues are returned (the first is ~constant
 Two paths:
 
 * exact (``n_sample >= N``): every node is an anchor; the dense ``N x N`` affinity is built
-  once in float32 and kept as its upper half (1.3 GB at 25,600 nodes, ``exact.py``), and the
+  once and kept as its upper half (float32: 1.3 GB at 25,600 nodes; float16 where the pairs are
+  multiplied in bfloat16: 0.65 GB; ``exact.py``), and the
   top eigenpairs of ``D^-1/2 W D^-1/2`` are found by block Krylov iteration to a residual
   tolerance (``eigsolve.py``).
 * Nystrom (``n_sample < N``): ``n_sample`` anchors by farthest point sampling. Each node joins
@@ -41,7 +42,7 @@ from .eigsolve import (
     top_eigh,
     top_eigh_bytes,
 )
-from .exact import build_bytes, exact_affinity
+from .exact import build_bytes, exact_affinity, pair_dtype, storage_dtype
 from .memory import check_memory, largest_fitting
 from .propagate import check_scan_precision
 from .sampling import farthest_point_sampling
@@ -245,10 +246,14 @@ class Ncut:
         """Refuse, before any quadratic allocation, a fit that would exceed the memory budget."""
         k = self.n_eig
         if self.n_sample >= n:
+            storage = self._exact_storage(n)
             check_memory(
-                exact_fit_bytes(n, c, k),
+                exact_fit_bytes(n, c, k, storage),
                 self.device,
-                what=f"the exact path (n_sample={self.n_sample} >= {n} nodes: a dense {n} x {n} float32 affinity)",
+                what=(
+                    f"the exact path (n_sample={self.n_sample} >= {n} nodes: a dense {n} x {n} "
+                    f"{str(storage).removeprefix('torch.')} affinity)"
+                ),
                 advice=lambda budget: self._fit_advice(n, c, budget),
             )
             return
@@ -263,7 +268,7 @@ class Ncut:
     def _fit_advice(self, n: int, c: int, budget: int) -> str:
         """What fits in ``budget`` for ``n`` nodes of width ``c``: the largest exact N and n_sample."""
         k = self.n_eig
-        exact_max = largest_fitting(lambda size: exact_fit_bytes(size, c, k), budget, n)
+        exact_max = largest_fitting(lambda size: exact_fit_bytes(size, c, k, self._exact_storage(size)), budget, n)
         m_max = largest_fitting(lambda m: nystrom_fit_bytes(n, c, k, m, self.chunk_size), budget, n - 1)
         exact = f"The exact path fits up to {exact_max} nodes in this budget"
         if m_max <= k:
@@ -272,6 +277,10 @@ class Ncut:
                 f"anchors): free memory, lower chunk_size, or raise the budget."
             )
         return f"{exact}; for {n} nodes use the Nystrom path with n_sample <= {m_max} (default 2048)."
+
+    def _exact_storage(self, n: int) -> torch.dtype:
+        """The dtype the exact path would keep ``n`` nodes' affinities in (``exact.storage_dtype``)."""
+        return storage_dtype(pair_dtype(n, self.device, self.scan_precision))
 
     def _solve_gamma(self, P: torch.Tensor, n_nodes: int) -> float:
         D = aff.sample_distances(P, self.distance, seed=self.seed)
@@ -416,13 +425,13 @@ def _gamma_bytes(n: int) -> int:
     return 24 * min(n, aff.GAMMA_SAMPLE) ** 2
 
 
-def exact_fit_bytes(n: int, c: int, n_eig: int) -> int:
-    """Peak bytes of the exact path on ``n`` nodes of width ``c``: the float32 affinity's upper
-    half and the build's scratch block (``exact.build_bytes``), the eigensolver's work buffers
+def exact_fit_bytes(n: int, c: int, n_eig: int, storage: torch.dtype = torch.float32) -> int:
+    """Peak bytes of the exact path on ``n`` nodes of width ``c``: the affinity's upper half in
+    ``storage`` and the build's scratch blocks (``exact.build_bytes``), the eigensolver's work buffers
     (or the dense copy ``top_eigh`` makes for ``n <= DENSE_EIGH_MAX``), the prepared features
     and the gamma sample."""
     eig = top_eigh_bytes(n, n_eig) + (4 * n * n if n <= DENSE_EIGH_MAX else 0)
-    return build_bytes(n, c=c) + eig + 4 * n * c + _gamma_bytes(n)
+    return build_bytes(n, c=c, storage=storage) + eig + 4 * n * c + _gamma_bytes(n)
 
 
 def nystrom_fit_bytes(n: int, c: int, n_eig: int, m: int, chunk_size: int) -> int:
