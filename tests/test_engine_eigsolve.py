@@ -133,7 +133,8 @@ def test_step_limit_reports_not_converged(device):
     S = normalized_affinity(1200, 1)
     # A residual tolerance float32 cannot reach: every run stops at its step limit.
     one = solve(S, 4, device, tol=1e-12, max_iter=1)
-    assert not one.converged and one.n_iter == 1 and math.isinf(one.change)
+    # One cycle checks its Ritz pairs twice (at KRYLOV_CHECK blocks and when full).
+    assert not one.converged and one.n_iter == 1 and 0.0 <= one.change < math.inf
     assert 1e-12 < one.residual < 1e-3
     two = solve(S, 4, device, tol=1e-12, max_iter=2)
     assert not two.converged and two.n_iter == 2 and 0.0 <= two.change < math.inf
