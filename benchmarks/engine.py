@@ -1,6 +1,7 @@
 """Engine benchmark: ncut_widget.Ncut vs the reference ncut-pytorch==3.2.0, on CPU.
 
     .venv/bin/python benchmarks/engine.py [--threads 2] [--quick] [--isa native|avx2|both]
+    .venv/bin/python benchmarks/engine.py --isa native --only-scaling --sizes 400000 --rounds 3
 
 Creates benchmarks/.venv-ref (python -m venv; pip install ncut-pytorch==3.2.0 torch==2.14.1) on
 first use and runs the reference there, in a subprocess. Every timed fit runs in a fresh worker
@@ -22,7 +23,9 @@ Prints, per ISA:
 4. the seed's exact call (n_sample=30000 >= N): time, memory, and accuracy against a tighter
    solve of the same graph (residual 1e-7; the tests check the exact path against float64
    dense eigendecompositions);
-5. scaling at 25,600 / 100,000 / 400,000 nodes (400k skipped with --quick).
+5. scaling at 25,600 / 100,000 / 400,000 nodes (400k skipped with --quick; ``--sizes`` picks
+   others, ``--rounds R`` repeats each size R times back to back and prints the median ratio;
+   ``--only-scaling`` runs this section alone).
 """
 
 from __future__ import annotations
@@ -240,6 +243,10 @@ def run_isa(isa: str, args: argparse.Namespace, tmp: Path, data: dict) -> None:
           f"({'AVX2 emulated for both libraries: ' + ' '.join(f'{k}={v}' for k, v in AVX2_ENV.items()) if env else 'as the machine is'})"
           f"  load {os.getloadavg()[0]:.1f}", flush=True)
 
+    if args.only_scaling:
+        scaling(args, data, ours_paths, env)
+        return
+
     # 1-2. seed-shaped data at defaults
     seed_path, labels = data["seed"]
     runs = {}
@@ -311,20 +318,32 @@ def run_isa(isa: str, args: argparse.Namespace, tmp: Path, data: dict) -> None:
               f"top-50 {principal_cosine(v[:, :50], tv[:, :50]):.5f}")
         del X
 
-    # 5. scaling
-    sizes = [25_600, 100_000] + ([] if args.quick else [400_000])
-    print(f"\n== 5. scaling at defaults, N x 768 (peak = RSS growth over the loaded features; load "
-          f"{os.getloadavg()[0]:.1f}) ==")
-    for n in sizes:
+    scaling(args, data, ours_paths, env)
+
+
+def scaling(args: argparse.Namespace, data: dict, ours_paths: list, env: dict) -> None:
+    """5. Each size at defaults, ``args.rounds`` rounds of the reference then each of our paths
+    back to back; per-round ratios and, over several rounds, the median ratio."""
+    T = args.threads
+    print(f"\n== 5. scaling at defaults, N x 768 (peak = RSS growth over the loaded features; "
+          f"{args.rounds} round(s); load {os.getloadavg()[0]:.1f}) ==")
+    for n in args.sizes:
         path = data[n]
         reps = 3 if n <= 25_600 else (2 if n <= 100_000 else 1)
-        line = f"N={n:>7,}:"
-        r = run_worker("ref", path, reps=reps, threads=T, warm=n <= 100_000, env=env, n_eig=50)
-        for name, kw in ours_paths:
-            o = run_worker("ours", path, reps=reps, threads=T, env=env, n_eig=50, **kw)
-            line += (f" {name}: {med(o):5.2f} s, +{o['peak_mb']:5.0f} MB ({o['peak_mb'] * 2**20 / n:4.0f} B/node),"
-                     f" x{med(r) / med(o):.2f} |")
-        print(f"{line} ncut-pytorch {med(r):5.2f} s, +{r['peak_mb']:5.0f} MB   (load {os.getloadavg()[0]:.1f})", flush=True)
+        ratios: dict[str, list[float]] = {name: [] for name, _ in ours_paths}
+        for rnd in range(args.rounds):
+            line = f"N={n:>7,}{f' round {rnd + 1}' if args.rounds > 1 else ''}:"
+            r = run_worker("ref", path, reps=reps, threads=T, warm=n <= 100_000, env=env, n_eig=50)
+            for name, kw in ours_paths:
+                o = run_worker("ours", path, reps=reps, threads=T, env=env, n_eig=50, **kw)
+                ratios[name].append(med(r) / med(o))
+                line += (f" {name}: {med(o):5.2f} s, +{o['peak_mb']:5.0f} MB ({o['peak_mb'] * 2**20 / n:4.0f} B/node),"
+                         f" x{ratios[name][-1]:.2f} |")
+            print(f"{line} ncut-pytorch {med(r):5.2f} s, +{r['peak_mb']:5.0f} MB   (load {os.getloadavg()[0]:.1f})",
+                  flush=True)
+        if args.rounds > 1:
+            print(f"N={n:>7,} median ratio over {args.rounds} rounds: "
+                  + " | ".join(f"{name} x{statistics.median(v):.2f} ({min(v):.2f}-{max(v):.2f})" for name, v in ratios.items()))
 
 
 def main() -> None:
@@ -333,7 +352,12 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="skip 400k, the exact seed call and closeness at 25,600")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--isa", choices=["native", "avx2", "both"], default="both")
+    ap.add_argument("--only-scaling", action="store_true", help="section 5 alone")
+    ap.add_argument("--sizes", type=int, nargs="+", help="section 5's sizes (default 25,600, 100,000 and, "
+                    "without --quick, 400,000)")
+    ap.add_argument("--rounds", type=int, default=1, help="section 5's back-to-back rounds per size")
     args = ap.parse_args()
+    args.sizes = args.sizes or [25_600, 100_000] + ([] if args.quick else [400_000])
     sys.path.insert(0, str(ROOT))
     import numpy as np
     import torch
@@ -353,7 +377,7 @@ def main() -> None:
         Xm, lm = planted_patch_features(n_images=10, grids=(32,), dim=768, seed=3)
         np.save(tmp / "mid.npy", Xm.numpy())
         data["mid"] = (str(tmp / "mid.npy"), lm)
-        for n in [25_600, 100_000] + ([] if args.quick else [400_000]):
+        for n in args.sizes:
             Xs, _ = planted_patch_features(n_images=math.ceil(n / 1280), grids=(16, 32), dim=768, seed=1)
             np.save(tmp / f"s{n}.npy", Xs[:n].numpy())
             data[n] = str(tmp / f"s{n}.npy")
