@@ -140,6 +140,27 @@ def test_step_limit_reports_not_converged(device):
     assert not two.converged and two.n_iter == 2 and 0.0 <= two.change < math.inf
 
 
+def test_a_cycle_checks_at_its_checkpoint_and_goes_on_before_restarting(monkeypatch, device):
+    # 1,200 nodes: a Rayleigh-Ritz check costs more than a quarter of a product here, so a cycle
+    # checks at KRYLOV_CHECK blocks and when full, nowhere else.
+    S = normalized_affinity(1200, 2)
+    k = 4
+    p = eigsolve.kept_size(1200, k)
+    checkpoint, cap = p + eigsolve.KRYLOV_CHECK * eigsolve.KRYLOV_BLOCK, eigsolve.basis_size(1200, k)
+    sizes = []
+    real = eigsolve._rayleigh_ritz
+    monkeypatch.setattr(eigsolve, "_rayleigh_ritz", lambda Vt, SVt, keep: sizes.append(Vt.shape[0]) or real(Vt, SVt, keep))
+    # Unreachable tolerance, one cycle: checked at the checkpoint, extended to the full basis
+    # (not restarted), checked again.
+    one = solve(S, k, device, tol=1e-12, max_iter=1)
+    assert len(sizes) == 2 and checkpoint <= sizes[0] < checkpoint + eigsolve.KRYLOV_BLOCK and sizes[1] == cap
+    assert one.products == cap and not one.converged
+    # Converged by the checkpoint: it stops there, without the remaining blocks.
+    sizes.clear()
+    easy = solve(S, k, device, tol=1e-3)
+    assert easy.converged and easy.n_iter == 1 and sizes == [easy.products] and easy.products < cap
+
+
 def test_ncut_warns_and_records_when_the_eigensolver_runs_out(planted_parts, monkeypatch, device):
     monkeypatch.setattr(eigsolve, "TOL", 1e-12)  # unreachable: the one-cycle budget runs out
     monkeypatch.setattr("ncut_widget.engine.ncut.TOL", 1e-12)
