@@ -371,18 +371,19 @@ def main() -> None:
           flush=True)
     try:  # the features are GBs at 400k: removed however the run ends
         data = {}
-        X, labels = planted_patch_features(n_images=20, grids=(16, 32), dim=768, seed=0)
-        np.save(tmp / "seed.npy", X.numpy())
-        data["seed"] = (str(tmp / "seed.npy"), labels)
-        Xm, lm = planted_patch_features(n_images=10, grids=(32,), dim=768, seed=3)
-        np.save(tmp / "mid.npy", Xm.numpy())
-        data["mid"] = (str(tmp / "mid.npy"), lm)
+        if not args.only_scaling:  # sections 1-4's data
+            X, labels = planted_patch_features(n_images=20, grids=(16, 32), dim=768, seed=0)
+            np.save(tmp / "seed.npy", X.numpy())
+            data["seed"] = (str(tmp / "seed.npy"), labels)
+            Xm, lm = planted_patch_features(n_images=10, grids=(32,), dim=768, seed=3)
+            np.save(tmp / "mid.npy", Xm.numpy())
+            data["mid"] = (str(tmp / "mid.npy"), lm)
+            del X, Xm
         for n in args.sizes:
             Xs, _ = planted_patch_features(n_images=math.ceil(n / 1280), grids=(16, 32), dim=768, seed=1)
             np.save(tmp / f"s{n}.npy", Xs[:n].numpy())
             data[n] = str(tmp / f"s{n}.npy")
             del Xs
-        del X, Xm
         for isa in (["native", "avx2"] if args.isa == "both" else [args.isa]):
             run_isa(isa, args, tmp, data)
     finally:

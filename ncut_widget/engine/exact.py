@@ -201,11 +201,9 @@ def exact_affinity(
             # Sum over the block and its mirror image: the diagonal square counts once.
             e = torch.mul(U, inv, out=scratch[: U.numel()].view_as(U)).exp_()
             # Row sums in float32, added in float64 (a float64 sum of the block converts it whole:
-            # 30x slower).
-            total += 2.0 * float(e.sum(dim=1).double().sum()) - float(e[:, :r].sum(dim=1).double().sum())
-            # sum(e * d) as one dot product: no pass writing e * d.
-            square = float((e[:, :r] * U[:, :r]).sum(dim=1).double().sum())
-            slope += 2.0 * float(torch.dot(e.view(-1), U.view(-1))) - square
+            # 30x slower); sum(e * d) as one dot product, with no pass writing e * d.
+            total += _twice_off_diagonal(float(e.sum(dim=1).double().sum()), e[:, :r].sum(dim=1))
+            slope += _twice_off_diagonal(float(torch.dot(e.view(-1), U.view(-1))), (e[:, :r] * U[:, :r]).sum(dim=1))
         if progress is not None:
             progress(step + 1, total_steps)
     del scratch
@@ -272,3 +270,7 @@ def _pair_distances(
 
     return block
 
+
+def _twice_off_diagonal(block_sum: float, square_row_sums: torch.Tensor) -> float:
+    """Sum of a block with its mirror image: everything twice, the diagonal square once."""
+    return 2.0 * block_sum - float(square_row_sums.double().sum())
