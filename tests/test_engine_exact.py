@@ -75,16 +75,50 @@ def test_float16_blocks_multiply_like_their_widened_matrix(n, rows, device):
         assert torch.allclose(product.cpu().double(), exact, atol=1e-3, rtol=1e-5)
 
 
-def test_storage_follows_the_pair_products(monkeypatch):
+@pytest.mark.parametrize("fast_bf16", [False, True], ids=["avx2-like", "amx-like"])
+def test_auto_stores_float16_from_bf16_min_nodes_on_any_cpu(monkeypatch, fast_bf16):
     from ncut_widget.engine import exact
 
-    assert storage_dtype(torch.float32) == torch.float32
-    assert storage_dtype(torch.bfloat16) == torch.float16
-    assert pair_dtype(100, "cpu", "bfloat16") == torch.bfloat16
-    assert pair_dtype(10**6, "cpu", "float32") == torch.float32
-    monkeypatch.setattr(exact, "scan_dtype", lambda device, precision: torch.bfloat16)  # as on AMX
-    assert pair_dtype(exact.BF16_MIN_NODES - 1, "cpu", "auto") == torch.float32
-    assert pair_dtype(exact.BF16_MIN_NODES, "cpu", "auto") == torch.bfloat16
+    dtypes = {"auto": torch.bfloat16 if fast_bf16 else torch.float32, "float32": torch.float32, "bfloat16": torch.bfloat16}
+    monkeypatch.setattr(exact, "scan_dtype", lambda device, precision: dtypes[exact.scan_choice(precision)])
+    fast = dtypes["auto"]
+    small, large = exact.BF16_MIN_NODES - 1, exact.BF16_MIN_NODES
+    assert pair_dtype(small, "cpu", "auto") == torch.float32
+    assert pair_dtype(large, "cpu", "auto") == fast
+    assert storage_dtype(small, "cpu", "auto") == torch.float32
+    assert storage_dtype(large, "cpu", "auto") == torch.float16  # whatever the products
+    # Forced paths: bfloat16 products always store float16; float32 keeps float32.
+    assert storage_dtype(100, "cpu", "bfloat16") == torch.float16
+    assert storage_dtype(10**6, "cpu", "float32") == torch.float32
+    monkeypatch.setenv("NCUT_WIDGET_SCAN", "float32")
+    assert storage_dtype(10**6, "cpu", None) == torch.float32
+
+
+def test_float32_pairs_stored_in_float16_round_only_the_storage(monkeypatch, planted_parts, device):
+    """"auto" where bfloat16 is slow (AVX2 CPUs): float32 products, float16 affinities. Forced
+    here on every machine by lowering BF16_MIN_NODES and reporting float32 as auto's dtype."""
+    from ncut_widget.engine import exact
+
+    monkeypatch.setattr(exact, "BF16_MIN_NODES", 512)
+    monkeypatch.setattr(exact, "scan_dtype", lambda device, precision: torch.float32)
+    P = aff.prepare(planted_parts[0][:900].to(device), "cosine")
+    gamma0 = aff.solve_gamma(aff.sample_distances(P, "cosine", seed=0), 0.4, len(P))
+    W16, gamma, degree = exact_affinity(P, "cosine", gamma0, 0.4, rows=256, precision="auto")
+    W32, gamma32, degree32 = exact_affinity(P, "cosine", gamma0, 0.4, rows=256, precision="float32")
+    assert all(U.dtype == torch.float16 for U in W16.blocks)
+    assert all(U.dtype == torch.float32 for U in W32.blocks)
+    # The same float32 distances give the same Newton step.
+    assert gamma == pytest.approx(gamma32, rel=1e-6)
+    # Storing rounds each distance between the passes (half an ulp, 2^-11 relative, becomes
+    # 2^-11 d / gamma of the affinity) and each affinity after (2^-11; 2^-25 absolute below
+    # float16's normal range); float32's own rounding on top.
+    dense, dense32 = W16.to_dense(), W32.to_dense()
+    bound = 2.0**-11 * (1 - dense32.log()) * dense32 + 2.0**-25 + 1e-6 * dense32
+    assert bool(((dense - dense32).abs() <= bound).all())
+    assert not torch.equal(dense, dense32)
+    # The degrees are those of the affinities as stored.
+    assert torch.allclose(degree, dense.sum(dim=1), rtol=1e-6)
+    assert torch.allclose(degree, degree32, rtol=1e-3)
 
 
 def test_bfloat16_pairs_keep_float16_affinities_and_their_degrees(planted_parts, device):

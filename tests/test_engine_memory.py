@@ -19,7 +19,7 @@ from ncut_widget.color import tsne_color
 from ncut_widget.color.tsne import tsne_bytes
 from ncut_widget.engine import memory
 from ncut_widget.engine import ncut as ncut_module
-from ncut_widget.engine.exact import pair_dtype, storage_dtype
+from ncut_widget.engine.exact import storage_dtype
 from ncut_widget.engine.memory import (
     FALLBACK_AVAILABLE,
     MemoryBudgetError,
@@ -33,14 +33,14 @@ from ncut_widget.engine.ncut import exact_fit_bytes as _exact_fit_bytes
 
 
 def storage_name(n: int, device: str = "cpu") -> str:
-    """The dtype Ncut keeps ``n`` nodes' exact affinities in here (float16 where "auto" or
-    NCUT_WIDGET_SCAN multiplies the pairs in bfloat16), as its messages name it."""
-    return str(storage_dtype(pair_dtype(n, device, None))).removeprefix("torch.")
+    """The dtype Ncut keeps ``n`` nodes' exact affinities in here (float16 from BF16_MIN_NODES
+    under "auto", or where NCUT_WIDGET_SCAN forces bfloat16), as its messages name it."""
+    return str(storage_dtype(n, device, None)).removeprefix("torch.")
 
 
 def exact_fit_bytes(n: int, c: int, k: int, device: str = "cpu") -> int:
     """``ncut.exact_fit_bytes`` for the storage Ncut picks for ``n`` nodes on ``device``."""
-    return _exact_fit_bytes(n, c, k, storage_dtype(pair_dtype(n, device, None)))
+    return _exact_fit_bytes(n, c, k, storage_dtype(n, device, None))
 
 
 @pytest.fixture

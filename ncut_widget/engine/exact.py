@@ -5,7 +5,7 @@
 memory of a dense ``N x N`` (1.3 GB instead of 2.6 GB at 25,600 nodes in float32). The
 eigensolver multiplies by ``W`` straight from those blocks (:meth:`UpperBlocks.rmatmul`), and
 the degree normalisation ``D^-1/2 W D^-1/2`` is applied to the thin blocks it multiplies, never
-to ``W``. Where the pairs are multiplied in bfloat16 the blocks are stored in float16
+to ``W``. From ``BF16_MIN_NODES`` nodes on, ``"auto"`` stores the blocks in float16
 (:func:`storage_dtype`): 0.65 GB at 25,600 nodes.
 
 Pass 1 computes the distances block by block and, while each block is in cache, the two sums
@@ -33,7 +33,7 @@ BF16_MIN_NODES = 8192
 BLOCK_ROWS = 512
 # Columns per bfloat16 product tile (see _pair_distances).
 TILE_COLS = 8192
-# Storage of the affinities when the pairs are multiplied in bfloat16 (storage_dtype).
+# Storage of the affinities where they need not be float32 (storage_dtype).
 LOW_STORAGE = torch.float16
 
 
@@ -46,18 +46,25 @@ def pair_dtype(n: int, device: torch.device | str, precision: str | None) -> tor
     return scan_dtype(device, precision)
 
 
-def storage_dtype(pair: torch.dtype) -> torch.dtype:
-    """The dtype the affinities are kept in when the pairs are multiplied in ``pair``.
+def storage_dtype(n: int, device: torch.device | str, precision: str | None) -> torch.dtype:
+    """The dtype :func:`exact_affinity` keeps the affinities of ``n`` nodes in on ``device``.
 
-    float32 products keep float32 affinities. bfloat16 products keep float16 ones: their
-    rounding (2^-11 relative, 2^-25 absolute below float16's normal range) is a quarter of what
-    the bfloat16 products already put in each affinity (2^-9 of ``|c_i . c_j| / gamma``), and
-    it halves the memory, the pages the build faults in and the bytes every eigensolver
-    product reads. Measured at 25,600 seed-shaped nodes (AVX-512 + AMX, 2 cores): a product
-    0.23 s instead of 0.27 s (AVX2: 0.26 s instead of 0.35 s) with each block widened to float32
-    in cache first.
+    float16 where the pairs are multiplied in bfloat16, and wherever ``"auto"`` picks from
+    ``BF16_MIN_NODES`` nodes on (float32 products too: CPUs without fast bfloat16); float32
+    otherwise (``"float32"`` forced, or fewer nodes). float16 keeps each distance between the
+    two passes and each affinity after them, rounding an affinity by at most
+    ``2^-11 (1 + d / gamma)`` relative (2^-25 absolute below float16's normal range): about a
+    quarter of what bfloat16 products already put in it (2^-9 of ``|c_i . c_j| / gamma``). It
+    halves the memory, the pages the build faults in and the bytes every eigensolver product
+    reads (each block widened to float32 in cache first). Measured at 25,600 seed-shaped nodes
+    (2 cores): a product 0.23 s instead of 0.27 s with AVX-512 + AMX. With AVX2 kernels and
+    float32 products the whole call ran as fast as with float32 storage (9.0-11.1 s against
+    10.5-11.0 s, alternating) at 1.49 GB peak instead of 2.1 GB, eigenvalues within 2.6e-6 and
+    the top-50 subspace at 0.999999 mean principal cosine of the float32-stored graph's.
     """
-    return torch.float32 if pair == torch.float32 else LOW_STORAGE
+    if pair_dtype(n, device, precision) == torch.bfloat16:
+        return LOW_STORAGE
+    return LOW_STORAGE if n >= BF16_MIN_NODES and scan_choice(precision) == "auto" else torch.float32
 
 
 class UpperBlocks:
@@ -169,8 +176,8 @@ def exact_affinity(
             and the seed-shaped features'): measured on 10,240 seed-shaped nodes, eigenvalues
             within 2.5e-6 and top-9/20/50 subspaces at 1.0000/1.0000/0.99996 mean principal
             cosine of the float32 graph's (uncentred bfloat16: 0.99635 at top-50). ``"auto"``
-            keeps float32 below ``BF16_MIN_NODES`` nodes (:func:`pair_dtype`). bfloat16
-            products keep the distances and affinities in float16 (:func:`storage_dtype`).
+            keeps float32 below ``BF16_MIN_NODES`` nodes (:func:`pair_dtype`), and from there
+            keeps the affinities in float16 whatever the products (:func:`storage_dtype`).
         progress: ``progress(done, total)`` over the two passes' blocks.
 
     Returns:
@@ -179,7 +186,7 @@ def exact_affinity(
     """
     n = P.shape[0]
     pair = pair_dtype(n, P.device, precision)
-    storage = storage_dtype(pair)
+    storage = storage_dtype(n, P.device, precision)
     starts = list(range(0, n, rows))
     r0 = min(rows, n)
     # float16 storage: each block's distances land in one float32 block first, where pass 1's
@@ -235,10 +242,17 @@ def _pair_distances(
 ) -> Callable[[slice, int], torch.Tensor]:
     """``block(sl, start)``: the float32 distances of ``P[sl]`` (at most ``rows`` rows) to
     ``P[start:]``, multiplied in ``dtype`` (see :func:`exact_affinity`'s ``precision``), in a
-    new tensor or, for bfloat16 products, in a view of the flat float32 buffer ``out``."""
+    new tensor or in a view of the flat float32 buffer ``out`` when given."""
+    n = len(P)
     if dtype == torch.float32:
         sq = aff.sq_norms(P, distance)
-        return lambda sl, start: aff.distances(P[sl], P[start:], distance, *((sq[sl], sq[start:]) if sq is not None else ()))
+
+        def exact_block(sl: slice, start: int) -> torch.Tensor:
+            U = None if out is None else out[: (sl.stop - sl.start) * (n - start)].view(sl.stop - sl.start, n - start)
+            norms = (sq[sl], sq[start:]) if sq is not None else ()
+            return aff.distances(P[sl], P[start:], distance, *norms, out=U)
+
+        return exact_block
     half = 0.5 if distance == "cosine" else 1.0  # 1 - cos = |x - y|^2 / 2 on unit rows
     C = P - P.mean(dim=0)
     hsq = C.pow(2).sum(dim=1).mul_(half)
@@ -247,7 +261,6 @@ def _pair_distances(
     # The right operand stored transposed: MKL/oneDNN ran the 512 x 768 @ 768 x N products
     # ~15% faster from it than from a transposed view of the rows.
     lowT = low.T.contiguous()
-    n = len(P)
     # Columns in tiles of TILE_COLS, the odd-sized one first: oneDNN compiles a kernel for each
     # new product shape, and one shape per block (N / 512 of them) cost ~0.35 s of a cold call
     # at 25,600 nodes; tiles need at most TILE_COLS / 512 + 2. One buffer for every tile: a fresh

@@ -42,7 +42,7 @@ from .eigsolve import (
     top_eigh,
     top_eigh_bytes,
 )
-from .exact import build_bytes, exact_affinity, pair_dtype, storage_dtype
+from .exact import build_bytes, exact_affinity, storage_dtype
 from .memory import check_memory, largest_fitting
 from .propagate import check_scan_precision
 from .sampling import farthest_point_sampling
@@ -87,7 +87,9 @@ class Ncut:
             ``None`` (the ``NCUT_WIDGET_SCAN`` environment variable, read at each fit/transform,
             else ``"auto"``). In bfloat16 the scan also projects the (centred) nodes on the
             anchors' principal directions in bfloat16. The distance of each node to its own
-            anchor, the anchor graph and the eigensolver are always float32.
+            anchor, the anchor graph and the eigensolver are always float32. From 8,192 nodes
+            on, ``"auto"``'s exact path keeps the affinities in float16 (half the memory;
+            ``exact.storage_dtype``); ``"float32"`` keeps them in float32.
         denoise: share in ``[0, 1)`` of each node's value (Nystrom path) taken from the smoothed
             value of its own anchor's cell instead of Nystrom's formula (``nystrom.py``,
             "Denoising"; one gather per node). Default 0.6: on 25,600 seed-shaped nodes the
@@ -280,7 +282,7 @@ class Ncut:
 
     def _exact_storage(self, n: int) -> torch.dtype:
         """The dtype the exact path would keep ``n`` nodes' affinities in (``exact.storage_dtype``)."""
-        return storage_dtype(pair_dtype(n, self.device, self.scan_precision))
+        return storage_dtype(n, self.device, self.scan_precision)
 
     def _solve_gamma(self, P: torch.Tensor, n_nodes: int) -> float:
         D = aff.sample_distances(P, self.distance, seed=self.seed)
