@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -102,22 +103,28 @@ def solve_gamma(D_offdiag: torch.Tensor, d_gamma: float, n_nodes: int, *, tol: f
         target (e.g. all sampled nodes are identical, or d_gamma is below the self-pair share).
     """
     target = _offdiag_target(d_gamma, n_nodes)
-    positive = D_offdiag[D_offdiag > 0]
-    if target <= 0 or positive.numel() == 0:
+    # Distances are >= 0, so the positive ones are the nonzero ones: their max and sum are the
+    # whole sample's, and only a sample holding zeros (duplicate nodes) needs a masked min.
+    count = int(torch.count_nonzero(D_offdiag))
+    if target <= 0 or count == 0:
         raise ValueError(
             f"d_gamma={d_gamma} cannot be reached: the sampled nodes are all identical or the "
             f"graph ({n_nodes} nodes) is too small for so low a mean affinity"
         )
+    smallest = float(D_offdiag.min())
+    if smallest <= 0:
+        smallest = float(D_offdiag[D_offdiag > 0].min())
     # Bracket: mean -> 0 as gamma -> 0 and -> 1 as gamma -> inf; these bounds are far enough.
-    lo = math.log(float(positive.min()) * 1e-3)
-    hi = math.log(float(positive.max()) * 1e4)
-    D = D_offdiag.to(torch.float64) if D_offdiag.numel() < 1_000_000 else D_offdiag
+    lo = math.log(smallest * 1e-3)
+    hi = math.log(float(D_offdiag.max()) * 1e4)
+    D = D_offdiag.to(torch.float64) if D_offdiag.numel() < 1_000_000 else D_offdiag.contiguous()
     # Safeguarded Newton in t = log(gamma): mean(W) rises monotonically in t, so keep a bracket
     # and bisect whenever a Newton step would leave it. ~6 passes instead of ~30 for bisection.
-    # Start at the mean distance (the median, 30x slower to find, saved no pass).
-    t = math.log(float(positive.mean()))
+    # Start at the mean positive distance (the median, 30x slower to find, saved no pass).
+    t = math.log(float(D.sum()) / count)
+    W = torch.empty_like(D)  # one buffer for every pass
     for _ in range(200):
-        W = torch.exp(D * (-math.exp(-t)))
+        torch.mul(D, -math.exp(-t), out=W).exp_()
         mean = float(W.mean())
         if abs(mean - target) < tol or hi - lo < 1e-12:
             break
@@ -125,15 +132,22 @@ def solve_gamma(D_offdiag: torch.Tensor, d_gamma: float, n_nodes: int, *, tol: f
             hi = t
         else:
             lo = t
-        slope = float((W * D).mean()) * math.exp(-t)  # d mean / d t
+        slope = float(torch.dot(W, D)) / D.numel() * math.exp(-t)  # d mean / d t
         step = t + (target - mean) / slope if slope > 0 else math.nan
         t = step if lo < step < hi else 0.5 * (lo + hi)
     return math.exp(t)
 
 
 def median_gamma(D_offdiag: torch.Tensor) -> float:
-    """The ``d_gamma=None`` rule: gamma = median pairwise distance (the median pair gets W = 1/e)."""
-    med = float(D_offdiag.median())
+    """The ``d_gamma=None`` rule: gamma = median pairwise distance (the median pair gets W = 1/e).
+
+    The lower median (``torch.median``'s), on the CPU by ``numpy.partition``: the same element
+    in 2.3 ms instead of 12.6 ms for the 1,047,552 distances of the default sample."""
+    if D_offdiag.device.type == "cpu" and D_offdiag.numel() > 0:
+        k = (D_offdiag.numel() - 1) // 2
+        med = float(np.partition(D_offdiag.detach().contiguous().numpy(), k)[k])
+    else:
+        med = float(D_offdiag.median())
     if med <= 0:
         raise ValueError("cannot pick gamma: the median distance between sampled nodes is 0")
     return med

@@ -284,17 +284,18 @@ class Ncut:
         """The dtype the exact path would keep ``n`` nodes' affinities in (``exact.storage_dtype``)."""
         return storage_dtype(n, self.device, self.scan_precision)
 
-    def _solve_gamma(self, P: torch.Tensor, n_nodes: int) -> float:
+    def _solve_gamma(self, P: torch.Tensor, n_nodes: int) -> tuple[float, torch.Tensor]:
+        """``gamma`` from a seeded sample of pairs, and that sample's distances (1-D)."""
         D = aff.sample_distances(P, self.distance, seed=self.seed)
         if self.d_gamma is None:
-            return aff.median_gamma(D)
-        return aff.solve_gamma(D, self.d_gamma, n_nodes)
+            return aff.median_gamma(D), D
+        return aff.solve_gamma(D, self.d_gamma, n_nodes), D
 
     def _fit_exact(self, P: torch.Tensor) -> None:
         n = P.shape[0]
         report = self._report
         report("affinity", 0, 1)
-        gamma = self._solve_gamma(P, n)
+        gamma, _ = self._solve_gamma(P, n)
         W, gamma, deg = exact_affinity(
             P, self.distance, gamma, self.d_gamma, precision=self.scan_precision, progress=scaled(report, "affinity")
         )
@@ -319,7 +320,10 @@ class Ncut:
         report("sample anchors", 0, 1)
         anchors = farthest_point_sampling(P, m, seed=self.seed, device=self.device)
         Pa = P[anchors.to(P.device)]
-        gamma = self._solve_gamma(P, n)
+        gamma, sample = self._solve_gamma(P, n)
+        # The mean affinity gamma gives, on the same sample (d_gamma=None picks gamma by median).
+        d_gamma = self.d_gamma if self.d_gamma is not None else _mean_affinity(sample, gamma, n)
+        del sample
         red = nys.fit_reduction(Pa, self.distance, self.seed)
         report("sample anchors", 1, 1)
         own = nys.own_anchors(
@@ -343,7 +347,7 @@ class Ncut:
         F = (G / mass.sqrt().unsqueeze(1)).cpu()
         self.exact_ = False
         self.gamma_ = gamma
-        self.d_gamma_ = self.d_gamma if self.d_gamma is not None else _mean_affinity_estimate(P, gamma, self)
+        self.d_gamma_ = d_gamma
         self.eigenvalues_ = vals.cpu()
         self.anchor_indices_ = anchors
         self.anchor_mass_ = mass.cpu()
@@ -447,9 +451,8 @@ def nystrom_fit_bytes(n: int, c: int, n_eig: int, m: int, chunk_size: int) -> in
     return quadratic + n * (4 * d + 16 + 4 * n_eig) + _gamma_bytes(n)
 
 
-def _mean_affinity_estimate(P: torch.Tensor, gamma: float, model: Ncut) -> float:
-    """Mean affinity reached by ``gamma`` on the same node sample gamma was picked from."""
-    D = aff.sample_distances(P, model.distance, seed=model.seed)
-    n = P.shape[0]
+def _mean_affinity(D: torch.Tensor, gamma: float, n: int) -> float:
+    """Mean affinity ``gamma`` gives a graph of ``n`` nodes whose off-diagonal pairs are like
+    the sampled distances ``D`` (self-pairs at 1)."""
     off = float(torch.exp(D * (-1.0 / gamma)).mean())
     return 1.0 / n + (1.0 - 1.0 / n) * off
