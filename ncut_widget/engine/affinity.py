@@ -94,7 +94,8 @@ def solve_gamma(D_offdiag: torch.Tensor, d_gamma: float, n_nodes: int, *, tol: f
     """Solve ``log gamma`` (safeguarded Newton) so ``n_nodes`` nodes have mean affinity ``d_gamma``.
 
     Args:
-        D_offdiag: 1-D float tensor of distances between distinct nodes (a sample of pairs).
+        D_offdiag: 1-D float tensor of distances (>= 0) between distinct nodes (a sample of
+            pairs).
         d_gamma: target mean affinity in (0, 1), self-pairs included.
         n_nodes: size of the whole graph (sets the self-pair share of the mean).
 
