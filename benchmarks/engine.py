@@ -34,7 +34,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import resource
 import shutil
 import statistics
@@ -44,6 +43,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from machine import cpu_description
 from reference_env import REF_PY, ensure_reference_env
 
 HERE = Path(__file__).resolve().parent
@@ -148,22 +148,6 @@ def run_worker(method: str, data: str, *, reps: int, threads: int, warm: bool = 
         if line.startswith("RESULT "):
             return json.loads(line[7:])
     raise RuntimeError(f"{method} worker failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
-
-
-def cpu_description() -> str:
-    """Model name and the vector/matrix extensions the kernel reports."""
-    model, flags = platform.processor() or platform.machine(), set()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name") and model in ("", platform.machine(), "x86_64"):
-                    model = line.split(":", 1)[1].strip()
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    ext = [name for name, flag in (("AVX2", "avx2"), ("AVX-512", "avx512f"), ("AMX-BF16", "amx_bf16")) if flag in flags]
-    return f"{model} ({os.cpu_count()} CPUs; {', '.join(ext) or 'no AVX2'})"
 
 
 def part_scores(vecs, labels, k: int) -> tuple[float, float]:

@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from machine import cpu_description
 from PIL import Image
 
 CHROMIUM = "/usr/bin/chromium"
@@ -198,6 +199,9 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        # The page's work runs on the CPU (JavaScript, and SwiftShader's software WebGL).
+        print(f"{time.strftime('%Y-%m-%d %H:%M')}  CPU: {cpu_description()}  Chromium {browser.version} "
+              "(SwiftShader WebGL)", flush=True)
         for n in args.sizes:
             bench_size(browser, n, args.clicks, Path(tmp), args.scenarios)
         browser.close()
