@@ -221,12 +221,14 @@ def test_bfloat16_scan_picks_within_its_rounding_of_the_nearest(seed_shaped, dev
     assert torch.allclose(own_d, full.gather(1, own[:, None]).squeeze(1), atol=1e-5)
 
 
-def test_nearest_column_of_bfloat16_scores_by_their_bits():
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
+def test_nearest_column_of_scores_by_their_bits(dtype):
     gen = torch.Generator().manual_seed(0)
-    S = (torch.rand(64, 300, generator=gen) * 5).bfloat16()
+    S = (torch.rand(64, 300, generator=gen) * 5).to(dtype)
     S[3, 17] = S[3, 200] = 0.0  # ties: the first
+    S[4, 40] = S[4, 41] = S[4, 299] = 1e-4  # ties past the 64-column blocks and in the tail
     assert torch.equal(nys.nearest_column(S), S.float().argmin(dim=1))
-    assert int(nys.nearest_column(S)[3]) == 17
+    assert int(nys.nearest_column(S)[3]) == 17 and int(nys.nearest_column(S)[4]) == 40
     # A score pushed below 0 by rounding (a distance of ~0) still wins over every positive one.
     S[5, 250] = -1e-3
     assert int(nys.nearest_column(S)[5]) == 250
