@@ -226,7 +226,7 @@ def test_nearest_column_of_scores_by_their_bits(dtype):
     gen = torch.Generator().manual_seed(0)
     S = (torch.rand(64, 300, generator=gen) * 5).to(dtype)
     S[3, 17] = S[3, 200] = 0.0  # ties: the first
-    S[4, 40] = S[4, 41] = S[4, 299] = 1e-4  # ties past the 64-column blocks and in the tail
+    S[4, 40] = S[4, 41] = S[4, 299] = 1e-4  # ties inside a 64-column block and with a tail column
     assert torch.equal(nys.nearest_column(S), S.float().argmin(dim=1))
     assert int(nys.nearest_column(S)[3]) == 17 and int(nys.nearest_column(S)[4]) == 40
     # A score pushed below 0 by rounding (a distance of ~0) still wins over every positive one.
