@@ -11,9 +11,10 @@ growth over the loaded data (``VmHWM`` after fitting minus RSS before).
 
 ``--isa avx2`` emulates an AVX2-only CPU for *both* libraries: ``ATEN_CPU_CAPABILITY=avx2``
 (torch's own kernels), ``MKL_ENABLE_INSTRUCTIONS=AVX2`` (float32 matmuls) and
-``ONEDNN_MAX_CPU_ISA=AVX2`` (no AMX: ``auto`` picks the float32 scan, as on such a CPU). Ours
-then runs with ``NCUT_WIDGET_SCAN=float32``. ``native`` uses the machine as it is, and times
-both of our scan paths (float32 forced, and ``auto``).
+``ONEDNN_MAX_CPU_ISA=AVX2`` (no AMX: ``auto`` picks float32 products, as on such a CPU). Ours
+then runs with ``scan_precision="float32"`` (the exact call at ``"auto"``: float32 products,
+float16 affinities). ``native`` uses the machine as it is, and times both of our scan paths
+(float32 forced, and ``auto``).
 
 Prints, per ISA:
 1. speed at defaults on 25,600 x 768 (the seed's shape): median wall and CPU seconds, ratios;

@@ -174,7 +174,8 @@ def top_eigh(
     blocks and when it is full (on large matrices, after every block), keeps the top
     ``k + max(16, k // 4)``, and restarts from them and the residuals of those not yet
     converged. It stops when every one of the top ``k`` residuals ``|A v - theta v|`` is at most
-    ``tol * theta_1``, or after ``max_iter`` cycles. For a symmetric matrix that residual bounds each eigenvalue's error.
+    ``tol * theta_1``, or after ``max_iter`` cycles. For a symmetric matrix that residual bounds
+    each eigenvalue's error.
 
     ``progress(done, total)`` is called after each cycle (``total`` is ``max_iter``: the
     iteration usually stops early).

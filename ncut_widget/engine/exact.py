@@ -62,9 +62,8 @@ def storage_dtype(n: int, device: torch.device | str, precision: str | None) -> 
     10.5-11.0 s, alternating) at 1.49 GB peak instead of 2.1 GB, eigenvalues within 2.6e-6 and
     the top-50 subspace at 0.999999 mean principal cosine of the float32-stored graph's.
     """
-    if pair_dtype(n, device, precision) == torch.bfloat16:
-        return LOW_STORAGE
-    return LOW_STORAGE if n >= BF16_MIN_NODES and scan_choice(precision) == "auto" else torch.float32
+    auto_large = n >= BF16_MIN_NODES and scan_choice(precision) == "auto"
+    return LOW_STORAGE if auto_large or pair_dtype(n, device, precision) == torch.bfloat16 else torch.float32
 
 
 class UpperBlocks:

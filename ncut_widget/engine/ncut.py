@@ -6,10 +6,9 @@ the eigenvectors of S's largest eigenvalues are returned (the first is ~constant
 Two paths:
 
 * exact (``n_sample >= N``): every node is an anchor; the dense ``N x N`` affinity is built
-  once and kept as its upper half (float32: 1.3 GB at 25,600 nodes; float16 where the pairs are
-  multiplied in bfloat16: 0.65 GB; ``exact.py``), and the
-  top eigenpairs of ``D^-1/2 W D^-1/2`` are found by block Krylov iteration to a residual
-  tolerance (``eigsolve.py``).
+  once and kept as its upper half (float32: 1.3 GB at 25,600 nodes; float16, as ``"auto"`` keeps
+  it from 8,192 nodes: 0.65 GB; ``exact.py``), and the top eigenpairs of ``D^-1/2 W D^-1/2``
+  are found by block Krylov iteration to a residual tolerance (``eigsolve.py``).
 * Nystrom (``n_sample < N``): ``n_sample`` anchors by farthest point sampling. Each node joins
   the cell of its nearest anchor (searched in the anchors' top 64 principal directions), so
   anchor ``a`` stands for ``c_a`` nodes; the cell-aggregated anchor graph is solved (which undoes
