@@ -332,7 +332,7 @@ class Ncut:
         own[0][anchors] = torch.arange(m, device=own[0].device)  # each anchor is in its own cell
         own[1][anchors] = 0.0
         report("anchor graph", 0, 1)
-        W = aff.affinity_(aff.distances(Pa, Pa, self.distance), gamma)
+        W = aff.affinity_(aff.self_distances(Pa, self.distance), gamma)
         # The denoising kernel (nystrom.py, "Denoising") from the anchors' own affinities, before
         # cell_graph scales W in place into the cell graph.
         sharp = nys.sharp_kernel(W) if self.denoise else None
