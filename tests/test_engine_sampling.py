@@ -41,6 +41,32 @@ def test_fps_torch_fallback_spreads_like_fpsample(planted_parts, monkeypatch):
 
 
 @pytest.mark.parametrize("distance", ["cosine", "euclidean"])
+def test_fps_projection_of_lazily_prepared_rows_is_that_of_the_prepared_copy(distance, device):
+    # PreparedRows hand FPS their raw rows and scales; the projection applies both inside its
+    # products. It must span what the explicit prepared, centred rows' projection spans.
+    from ncut_widget.engine import affinity as aff
+    from ncut_widget.engine.nystrom import PreparedRows
+
+    gen = torch.Generator().manual_seed(1)
+    X = (torch.randn(600, 48, generator=gen) * torch.linspace(3, 0.1, 48) + 2.0).to(device)
+    center = X.mean(dim=0) if distance == "euclidean" else None
+    lazy = PreparedRows(X, distance, center)
+    idx = torch.arange(0, 600, 3, device=device)
+    raw, scale = lazy.scaled_rows(idx)
+    P = aff.prepare(X[idx], distance) - (0 if center is None else center)
+    rebuilt = raw if scale is None else raw * scale[:, None]
+    assert torch.allclose(rebuilt - (0 if center is None else center), P, atol=1e-5)
+    assert torch.allclose(lazy[idx], P, atol=1e-6)
+    implicit = sampling._principal_projection(raw, 6, torch.Generator().manual_seed(0), scale)
+    explicit = sampling._principal_projection(P - P.mean(dim=0), 6, torch.Generator().manual_seed(0))
+    assert implicit.shape == (200, 6)
+    assert float(implicit.mean(dim=0).abs().max()) < 1e-4 * float(implicit.abs().max())  # centred
+    # The same subspace of the rows' space: each projection is the other's up to a rotation.
+    Qi, Qe = torch.linalg.qr(implicit.double())[0], torch.linalg.qr(explicit.double())[0]
+    assert float(torch.linalg.svdvals(Qi.T @ Qe).min()) > 0.999
+
+
+@pytest.mark.parametrize("distance", ["cosine", "euclidean"])
 @pytest.mark.parametrize("precision", ["bfloat16", "float32"])
 def test_nearest_anchors_match_brute_force(distance, precision, device):
     gen = torch.Generator().manual_seed(0)

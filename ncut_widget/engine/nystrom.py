@@ -110,6 +110,16 @@ class PreparedRows:
         rows = aff.prepare(raw, self.distance)
         return rows if self.center is None else rows - self.center
 
+    def scaled_rows(self, idx: slice | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(raw rows (n, C), scale (n,) float32 or None)`` with ``self[idx] == scale[:, None] *
+        raw - center`` up to rounding: the inverse row norms for cosine (as ``prepare``'s
+        normalisation), ``None`` (ones) for euclidean."""
+        raw = self.X[idx] if isinstance(idx, slice) else torch.index_select(self.X, 0, idx.to(self.X.device))
+        raw = raw.float()
+        if self.distance != "cosine":
+            return raw, None
+        return raw, torch.linalg.vector_norm(raw, dim=1).clamp_min_(1e-12).reciprocal_()
+
     def rows_into(self, sl: slice, out: torch.Tensor) -> torch.Tensor:
         """``self[sl]`` (float32, on ``out``'s device) written into the front rows of ``out``.
 

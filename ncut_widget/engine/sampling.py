@@ -18,9 +18,11 @@ _KD_HEIGHT = 7
 _POWER_STEPS = 2
 
 
-def _principal_projection(X: torch.Tensor, dims: int, gen: torch.Generator) -> torch.Tensor:
-    """``X`` ``(n, C)`` centred and projected on a ``dims``-dimensional subspace near its top
-    principal directions.
+def _principal_projection(
+    X: torch.Tensor, dims: int, gen: torch.Generator, scale: torch.Tensor | None = None
+) -> torch.Tensor:
+    """The rows ``diag(scale) X`` (``X`` ``(n, C)``; ``scale`` ``(n,)``, ones when ``None``)
+    centred and projected on a ``dims``-dimensional subspace near their top principal directions.
 
     Subspace iteration on the covariance from a start drawn from the caller's generator (never
     the global RNG): ``O(n C dims)`` per step, where the exact ``C x C`` covariance would cost
@@ -28,14 +30,26 @@ def _principal_projection(X: torch.Tensor, dims: int, gen: torch.Generator) -> t
     not on a basis of it, so no eigen-decomposition picks "the top ``dims``": on a flat spectrum
     that pick jumps with the last bit of the input (measured: after umap-learn switched the CPU
     to flush denormals, the picks changed), while matmuls and QR move only by rounding.
+
+    The scaled and centred rows are never written out: each product applies the row scales and
+    the mean to its thin ``dims``-wide side (two ``n x C`` passes fewer: 17 ms of the 8,192
+    candidates' 31 ms with AVX2 kernels).
     """
+    w = torch.ones(X.shape[0], dtype=X.dtype, device=X.device) if scale is None else scale.to(X)
     if X.shape[1] <= dims:
-        return X
-    centered = X - X.mean(dim=0, keepdim=True)
+        return X if scale is None else X * w[:, None]
+    mean = (w @ X) / X.shape[0]
+
+    def rows_times(B: torch.Tensor) -> torch.Tensor:  # (centred rows) @ B
+        return (X @ B).mul_(w[:, None]).sub_(mean @ B)
+
+    def rows_t_times(Y: torch.Tensor) -> torch.Tensor:  # (centred rows).T @ Y
+        return (X.T @ (Y * w[:, None])).sub_(mean[:, None] * Y.sum(dim=0))
+
     basis = _orthonormal(torch.randn(X.shape[1], dims, generator=gen).to(X.device, X.dtype))
     for _ in range(_POWER_STEPS):
-        basis = _orthonormal(centered.T @ (centered @ basis))
-    return centered @ basis
+        basis = _orthonormal(rows_t_times(rows_times(basis)))
+    return rows_times(basis)
 
 
 def _orthonormal(Y: torch.Tensor) -> torch.Tensor:
@@ -101,9 +115,13 @@ def farthest_point_sampling(
     gen = torch.Generator().manual_seed(seed)
     n_draw = min(n, _DRAW_RATIO * n_sample)
     cand = torch.arange(n) if n_draw >= n else torch.randperm(n, generator=gen)[:n_draw].sort().values
-    Xc = X[:] if n_draw >= n else X[cand.to(X.device)]  # (also reads lazily prepared rows)
+    idx = slice(None) if n_draw >= n else cand.to(X.device)
+    # Lazily prepared rows (nystrom.PreparedRows) give their raw rows and scales: the prepared
+    # copy is never made. A shift common to all rows drops out of the centring.
+    raw, scale = X.scaled_rows(idx) if hasattr(X, "scaled_rows") else (X[idx], None)
     first = int(torch.randint(n_draw, (1,), generator=gen))
-    P = _principal_projection(Xc.to(dev, torch.float32), _FPS_DIMS, gen)
+    scale = None if scale is None else scale.to(dev, torch.float32)
+    P = _principal_projection(raw.to(dev, torch.float32), _FPS_DIMS, gen, scale)
     if dev.type == "cpu":
         local = _fps_cpu(P, n_sample, first)
     else:
