@@ -86,3 +86,31 @@ def test_transform_with_other_feature_width(small):
     model = Ncut(n_eig=3, n_sample=20).fit(small)
     with pytest.raises(ValueError, match="fitted on 8"):
         model.transform(np.zeros((4, 9), dtype=np.float32))
+
+
+@pytest.mark.parametrize("distance", ["cosine", "euclidean"])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")], ids=["nan", "inf", "-inf"])
+def test_bad_values_anywhere_in_a_large_input_raise_before_the_graph(distance, bad):
+    # The Nystrom path checks values as it reads them (the anchors' candidates, the gamma
+    # sample, then every row in the scan): a bad row none of the samples drew must still raise
+    # the whole input's error, naming the kind and the number of rows.
+    X = torch.randn(3000, 8, generator=torch.Generator().manual_seed(1))
+    X[[17, 2999], 3] = bad
+    kind = "NaN" if bad != bad else "Inf"
+    with pytest.raises(ValueError, match=f"X contains {kind} values in 2 of 3000 rows"):
+        Ncut(n_eig=3, n_sample=30, distance=distance).fit(X)
+
+
+@pytest.mark.parametrize("distance", ["cosine", "euclidean"])
+def test_the_scan_checks_every_row_it_reads(distance):
+    # Rows no sample drew reach only the nearest-anchor scan: it raises on them.
+    from ncut_widget.engine import nystrom as nys
+
+    X = torch.randn(500, 8, generator=torch.Generator().manual_seed(2))
+    anchors = nys.PreparedRows(X[:40].clone(), distance)[:]
+    red = nys.fit_reduction(anchors, distance, seed=0, dims=4)
+    X[123, 0] = float("nan")
+    P = nys.PreparedRows(X, distance, checked=False)
+    with pytest.raises(ValueError, match="X contains NaN values in 1 of 500 rows"):
+        nys.own_anchors(red, P, chunk_size=128, device=torch.device("cpu"))
+    nys.own_anchors(red, nys.PreparedRows(X[:100], distance, checked=False), chunk_size=128, device=torch.device("cpu"))

@@ -9,12 +9,13 @@ import numpy as np
 import torch
 
 
-def as_node_matrix(X: Any, name: str = "X", *, min_rows: int = 1) -> torch.Tensor:
+def as_node_matrix(X: Any, name: str = "X", *, min_rows: int = 1, check_values: bool = True) -> torch.Tensor:
     """Return ``X`` as a float32 ``(N, C)`` tensor after checking type, shape and values.
 
     Accepts a torch tensor or a numpy array of any real floating (or integer) dtype.
     Raises ``TypeError`` for other types and ``ValueError`` for wrong rank, emptiness,
-    too few rows, or NaN/Inf values.
+    too few rows, or NaN/Inf values (:func:`check_finite`; ``check_values=False`` leaves that
+    to a caller that reads every value anyway).
     """
     if isinstance(X, np.ndarray):
         if not (np.issubdtype(X.dtype, np.floating) or np.issubdtype(X.dtype, np.integer)):
@@ -33,6 +34,12 @@ def as_node_matrix(X: Any, name: str = "X", *, min_rows: int = 1) -> torch.Tenso
     X = X.detach()
     if X.dtype != torch.float32:
         X = X.to(torch.float32)
+    return check_finite(X, name) if check_values else X
+
+
+def check_finite(X: torch.Tensor, name: str = "X") -> torch.Tensor:
+    """Return ``X`` when every entry is finite, else raise ``ValueError`` naming the kind (NaN or
+    Inf) and how many of its rows hold one."""
     # One sum is ~25x cheaper than isfinite() over every entry: it is finite when all entries
     # are (barring overflow near 1e38, which falls through to the exact check below).
     if math.isfinite(float(X.sum())):

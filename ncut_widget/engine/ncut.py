@@ -31,7 +31,14 @@ import torch
 from ..progress import ProgressFn, resolve_progress, scaled
 from . import affinity as aff
 from . import nystrom as nys
-from .checks import as_node_matrix, check_int, check_open_unit, check_share, resolve_device
+from .checks import (
+    as_node_matrix,
+    check_finite,
+    check_int,
+    check_open_unit,
+    check_share,
+    resolve_device,
+)
 from .eigsolve import (
     DENSE_EIGH_MAX,
     MAX_ITER,
@@ -150,7 +157,8 @@ class Ncut:
     # ------------------------------------------------------------------ public API
     def fit(self, X: Any) -> Ncut:
         """Fit on node features ``X`` ``(N, C)`` (torch tensor or numpy array, any real dtype)."""
-        X = as_node_matrix(X, "X")
+        # Values are checked for NaN/Inf by the first pass that reads them all (see below).
+        X = as_node_matrix(X, "X", check_values=False)
         n = X.shape[0]
         if self.n_eig >= n:
             raise ValueError(f"n_eig ({self.n_eig}) must be smaller than the number of nodes ({n})")
@@ -159,11 +167,16 @@ class Ncut:
         # Squared distances do not change under a shift, but |x|^2 + |y|^2 - 2<x, y> in float32
         # loses the digits a large common offset carries: euclidean features are centred.
         self._center = X.mean(dim=0) if self.distance == "euclidean" else None
+        # A mean (a sum) is finite only when every value is: that pass checks them. Else the
+        # exact path checks them whole, and the Nystrom path as it reads them (PreparedRows).
+        checked = self._center is not None and bool(torch.isfinite(self._center).all())
+        if self.n_sample >= n or self._center is not None and not checked:
+            X = check_finite(X, "X")
         if self.n_sample >= n:
             P = aff.prepare(X, self.distance)
             self._fit_exact(P if self._center is None else P - self._center)
         else:  # prepared chunk by chunk, never as a whole copy
-            self._fit_nystrom(nys.PreparedRows(X, self.distance, self._center))
+            self._fit_nystrom(nys.PreparedRows(X, self.distance, self._center, checked=checked))
         self.n_features_in_ = X.shape[1]
         self.n_nodes_ = n
         return self
