@@ -184,8 +184,8 @@ class Reduction:
         """``(coordinates (n, d), squared residual lengths (n,))`` of prepared rows ``Q``, centred;
         float32.
 
-        ``dtype`` float32: without a centred copy of ``Q``: ``Q @ [basis, center]`` gives the
-        coordinates (minus the centre's) and ``Q . center``, hence
+        ``dtype`` float32: without a centred copy of ``Q``: ``Q @ basis`` gives the coordinates
+        (minus the centre's) and ``Q @ center`` the rest of
         ``|Q - center|^2 = |Q|^2 - 2 Q.center + |center|^2``. bfloat16 (where its products are
         fast): the rows are centred first (into ``scratch``, ``Q``'s shape, when given), so the
         rounding of the product's inputs scales with the centred rows; the coordinates then carry
@@ -200,10 +200,12 @@ class Reduction:
             qp = (Qc.to(dtype) @ self.basis.to(dtype)).float()
             length = torch.linalg.vector_norm(Qc, dim=1).square_()
         else:
-            d = self.basis.shape[1]
-            both = Q @ torch.cat([self.basis, self.center.unsqueeze(1)], dim=1)
-            qp = both[:, :d] - self.center @ self.basis
-            length = torch.linalg.vector_norm(Q, dim=1).square_() - 2 * both[:, d] + self.center.dot(self.center)
+            # The basis alone (64 columns) and Q . center as a product with a vector: with the
+            # centre as a 65th column MKL took 1.80 ms instead of 1.27 + 0.13 ms per 2,048 x 768
+            # rows with AVX2 kernels (1.29 against 1.09 + 0.13 with AVX-512 ones).
+            qp = (Q @ self.basis).sub_(self.center @ self.basis)
+            length = torch.linalg.vector_norm(Q, dim=1).square_().sub_(Q @ self.center, alpha=2)
+            length.add_(self.center.dot(self.center))
         return qp, (length - qp.pow(2).sum(dim=1)).clamp_min_(0)
 
 
