@@ -73,8 +73,8 @@ def self_distances(P: torch.Tensor, distance: str) -> torch.Tensor:
 
     Only the blocks on and above the diagonal are multiplied (``SELF_PARTS`` row blocks, each
     against the columns from its own first one on); those below are their transposed copies.
-    10/16 of the flops: the 2,048 anchors' 768-wide distances took 37 ms instead of 47 ms with
-    AVX2 kernels, 21 ms instead of 28 ms with AVX-512 ones.
+    10/16 of the flops: the 2,048 anchors' 768-wide distances took 37-40 ms instead of 47-54 ms
+    with AVX2 kernels, 20-21 ms instead of 23-28 ms with AVX-512 ones.
     """
     n = P.shape[0]
     if n < SELF_MIN_ROWS:
