@@ -227,3 +227,24 @@ def test_ncut_euclidean_is_translation_invariant(planted_parts, precision, n_sam
     assert mean_principal_cosine(far, base) > 0.999
     indicators = F.one_hot(labels[:1200], 5).float()
     assert mean_principal_cosine(far, indicators) > 0.98
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=["float32", "bfloat16"])
+def test_query_operand_written_into_a_buffer_is_the_concatenated_one(dtype, device):
+    # The scan and the extension build each block's query operand in one reused buffer: it must
+    # hold exactly what the concatenation gives (same columns, same rounding), however stale.
+    gen = torch.Generator().manual_seed(3)
+    coords = torch.randn(300, 16, generator=gen).to(device)
+    sq = coords.pow(2).sum(dim=1) + torch.rand(300, generator=gen).to(device)
+    fresh = nystrom.distance_operand(coords, sq, dtype, queries=True)
+    buf = torch.full((400, fresh.shape[1]), float("nan"), dtype=dtype, device=device)
+    written = nystrom.distance_operand(coords, sq, dtype, queries=True, out=buf[:300])
+    assert written.data_ptr() == buf.data_ptr() and written.shape == fresh.shape
+    assert torch.equal(written, fresh)
+    # With the anchors' operand the product is the squared distance, in either dtype's rounding.
+    anchors = torch.randn(50, 16, generator=gen).to(device)
+    A = nystrom.distance_operand(anchors, anchors.pow(2).sum(dim=1), dtype, queries=False)
+    D = (written.float() @ A.float().T)
+    exact = torch.cdist(coords.double(), anchors.double()).square() + (sq - coords.pow(2).sum(dim=1)).double()[:, None]
+    tol = 1e-4 if dtype == torch.float32 else 0.05
+    assert float((D.double() - exact).abs().max()) <= tol * float(exact.abs().max())

@@ -179,7 +179,11 @@ class Reduction:
     half: float
 
     def project(
-        self, Q: torch.Tensor, dtype: torch.dtype = torch.float32, scratch: torch.Tensor | None = None
+        self,
+        Q: torch.Tensor,
+        dtype: torch.dtype = torch.float32,
+        scratch: torch.Tensor | None = None,
+        out: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(coordinates (n, d), squared residual lengths (n,))`` of prepared rows ``Q``, centred;
         float32.
@@ -190,20 +194,22 @@ class Reduction:
         fast): the rows are centred first (into ``scratch``, ``Q``'s shape, when given), so the
         rounding of the product's inputs scales with the centred rows; the coordinates then carry
         about the rounding the bfloat16 scan gives them anyway (5x faster at 2,048 x 768 x 64 on
-        AMX). The lengths are float32 sums either way.
+        AMX). The lengths are float32 sums either way. ``out``: a float32 ``(n, d)`` tensor the
+        coordinates are written into (and returned as), e.g. the scan's rows of all coordinates.
         """
         if self.basis is None:
-            qp = Q - self.center
+            qp = torch.sub(Q, self.center, out=out) if out is not None else Q - self.center
             return qp, torch.zeros(Q.shape[0], dtype=Q.dtype, device=Q.device)
         if dtype != torch.float32:
             Qc = torch.sub(Q, self.center, out=scratch) if scratch is not None else Q - self.center
-            qp = (Qc.to(dtype) @ self.basis.to(dtype)).float()
+            low = Qc.to(dtype) @ self.basis.to(dtype)
+            qp = out.copy_(low) if out is not None else low.float()
             length = torch.linalg.vector_norm(Qc, dim=1).square_()
         else:
             # The basis alone (64 columns) and Q . center as a product with a vector: with the
             # centre as a 65th column MKL took 1.80 ms instead of 1.27 + 0.13 ms per 2,048 x 768
             # rows with AVX2 kernels (1.29 against 1.09 + 0.13 with AVX-512 ones).
-            qp = (Q @ self.basis).sub_(self.center @ self.basis)
+            qp = torch.mm(Q, self.basis, out=out).sub_(self.center @ self.basis)
             length = torch.linalg.vector_norm(Q, dim=1).square_().sub_(Q @ self.center, alpha=2)
             length.add_(self.center.dot(self.center))
         return qp, (length - qp.pow(2).sum(dim=1)).clamp_min_(0)
@@ -280,14 +286,33 @@ def split_parts(v: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
 
 
 def distance_operand(
-    coords: torch.Tensor, sq: torch.Tensor, dtype: torch.dtype, *, queries: bool, scale: float = 1.0
+    coords: torch.Tensor,
+    sq: torch.Tensor,
+    dtype: torch.dtype,
+    *,
+    queries: bool,
+    scale: float = 1.0,
+    out: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """One side of a squared-distance product, ``queries @ anchors.T = scale * (|q|^2 + |a|^2 -
     2 q.a)``: ``[q, 1, |q|^2]`` for query rows (``queries=True``) and ``scale * [-2 a, |a|^2, 1]``
     for the anchors, ``(n, d + 2)``; in a low-precision ``dtype`` each length as two columns
     (:func:`split_parts`), ``(n, d + 4)``. ``sq`` may hold more than the squared coordinates
-    (the extension adds the residual lengths)."""
+    (the extension adds the residual lengths). ``out`` (query rows only): a ``dtype`` tensor of
+    that shape to write the operand into, the same values; the scan and the extension build one
+    per 2,048-row block, and a reused buffer took half the time of the concatenation."""
     width = 1 if dtype == torch.float32 else 2
+    if queries and out is not None:
+        d = coords.shape[1]
+        out[:, :d].copy_(coords)
+        out[:, d : d + width].fill_(1.0)
+        if width == 1:
+            out[:, d + 1].copy_(sq)
+        else:
+            hi = sq.to(dtype)
+            out[:, d + 2].copy_(hi)
+            out[:, d + 3].copy_(sq - hi.float())
+        return out
     ones = torch.ones((coords.shape[0], width), dtype=torch.float32, device=coords.device)
 
     def lengths(v: torch.Tensor) -> torch.Tensor:
@@ -349,20 +374,21 @@ def own_anchors(
     resid = torch.empty(n, dtype=torch.float32, device=device)
     # One score buffer for every chunk: fresh 16 MB blocks are page-faulted in on every call.
     scores = torch.empty((rows, m), dtype=dtype, device=device)
+    q_buf = torch.empty((rows, A_scan.shape[0]), dtype=dtype, device=device)
     diff = torch.empty((rows, red.anchors.shape[1]), dtype=torch.float32, device=device)
     rows_buf = torch.empty_like(diff)
     for start in range(0, n, chunk_size):
         sl = slice(start, start + chunk_size)
         Q = P.rows_into(sl, rows_buf) if isinstance(P, PreparedRows) else P[sl].to(device, torch.float32)
         r = Q.shape[0]
-        qp, resid[sl] = red.project(Q, dtype, scratch=diff[:r])
-        q_side = distance_operand(qp, qp.pow(2).sum(dim=1), dtype, queries=True)
+        # The coordinates land in their rows of ``coords`` directly, the operand in one buffer.
+        qp, resid[sl] = red.project(Q, dtype, scratch=diff[:r], out=coords[sl])
+        q_side = distance_operand(qp, qp.pow(2).sum(dim=1), dtype, queries=True, out=q_buf[:r])
         j = nearest_column(torch.mm(q_side, A_scan, out=scores[:r]))
         own[sl] = j
         gathered = torch.index_select(red.anchors, 0, j, out=diff[:r])
         dist = torch.linalg.vector_norm(torch.sub(Q, gathered, out=diff[:r]), dim=1)
         own_d[sl] = dist.square_().mul_(red.half)
-        coords[sl] = qp
         if progress is not None:
             progress(min(start + chunk_size, n), n)
     if isinstance(P, PreparedRows):  # a NaN or Inf in a row makes its residual length NaN or Inf
@@ -494,6 +520,7 @@ def extend(
     # but doubled the error of the eigenvectors of small eigenvalues, whose sums cancel to ~1%
     # of their terms (against the float32 formula: 1.9% of a column's largest value, not 1.1%).
     low = torch.empty((rows, m), dtype=dtype, device=device) if dtype != torch.float32 else None
+    q_buf = torch.empty((rows, A_scan.shape[0]), dtype=dtype, device=device)
     row_ids = torch.arange(rows, device=device)
     out = torch.empty((n, k), dtype=torch.float32)
     for start in range(0, n, chunk_size):
@@ -501,7 +528,7 @@ def extend(
         qp, rq = coords[sl], resid[sl]
         r = qp.shape[0]
         j, dj = own_idx[sl], own_d[sl]
-        q_side = distance_operand(qp, qp.pow(2).sum(dim=1).add_(rq), dtype, queries=True)
+        q_side = distance_operand(qp, qp.pow(2).sum(dim=1).add_(rq), dtype, queries=True, out=q_buf[:r])
         if low is None:
             S = torch.mm(q_side, A_scan, out=scores[:r])
         else:
