@@ -232,15 +232,18 @@ def test_ncut_euclidean_is_translation_invariant(planted_parts, precision, n_sam
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=["float32", "bfloat16"])
 def test_query_operand_written_into_a_buffer_is_the_concatenated_one(dtype, device):
     # The scan and the extension build each block's query operand in one reused buffer: it must
-    # hold exactly what the concatenation gives (same columns, same rounding), however stale.
+    # hold exactly [q, 1, |q|^2] (a low-precision length as hi + lo columns), however stale.
     gen = torch.Generator().manual_seed(3)
     coords = torch.randn(300, 16, generator=gen).to(device)
     sq = coords.pow(2).sum(dim=1) + torch.rand(300, generator=gen).to(device)
+    width = 1 if dtype == torch.float32 else 2
+    lengths = sq[:, None] if width == 1 else nystrom.split_parts(sq, dtype)
+    expected = torch.cat([coords, torch.ones(300, width, device=device), lengths], dim=1).to(dtype)
     fresh = nystrom.distance_operand(coords, sq, dtype, queries=True)
-    buf = torch.full((400, fresh.shape[1]), float("nan"), dtype=dtype, device=device)
+    buf = torch.full((400, expected.shape[1]), float("nan"), dtype=dtype, device=device)
     written = nystrom.distance_operand(coords, sq, dtype, queries=True, out=buf[:300])
-    assert written.data_ptr() == buf.data_ptr() and written.shape == fresh.shape
-    assert torch.equal(written, fresh)
+    assert written.data_ptr() == buf.data_ptr()
+    assert torch.equal(written, expected) and torch.equal(fresh, expected)
     # With the anchors' operand the product is the squared distance, in either dtype's rounding.
     anchors = torch.randn(50, 16, generator=gen).to(device)
     A = nystrom.distance_operand(anchors, anchors.pow(2).sum(dim=1), dtype, queries=False)

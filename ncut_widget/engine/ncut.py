@@ -170,8 +170,8 @@ class Ncut:
         # A mean (a sum) is finite only when every value is: that pass checks them. Else the
         # exact path checks them whole, and the Nystrom path as it reads them (PreparedRows).
         checked = self._center is not None and bool(torch.isfinite(self._center).all())
-        if self.n_sample >= n or self._center is not None and not checked:
-            X = check_finite(X, "X")
+        if not checked and (self.n_sample >= n or self._center is not None):
+            check_finite(X, "X")  # raises
         if self.n_sample >= n:
             P = aff.prepare(X, self.distance)
             self._fit_exact(P if self._center is None else P - self._center)
