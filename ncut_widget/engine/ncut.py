@@ -96,20 +96,25 @@ class Ncut:
             anchor, the anchor graph and the eigensolver are always float32. From 8,192 nodes
             on, ``"auto"``'s exact path keeps the affinities in float16 (half the memory;
             ``exact.storage_dtype``); ``"float32"`` keeps them in float32.
-        denoise: share in ``[0, 1)`` of each node's value (Nystrom path) taken from the smoothed
-            value of its own anchor's cell instead of Nystrom's formula (``nystrom.py``,
-            "Denoising"; one gather per node). Default 0.6: on 25,600 seed-shaped nodes the
+        denoise: largest share in ``[0, 1)`` of each node's value (Nystrom path) taken from
+            the smoothed value of its own anchor's cell instead of Nystrom's formula
+            (``nystrom.py``, "Denoising"; one gather per node). Each eigenvector gets this
+            share times the part of it the smoothing keeps (``denoise_shares_``): smooth
+            eigenvectors (objects, parts) are denoised, those the smoothing would erase are
+            left as the graph gives them. Default 0.6: on 25,600 seed-shaped nodes the
             planted parts are captured like a nearest-anchors mean (top-9 0.9992, where the
-            exact solution's own eigenvectors hold 0.9963) at 0.9994 / 0.8116 mean principal
+            exact solution's own eigenvectors hold 0.9963) at 0.9994 / 0.8244 mean principal
             cosine to the exact top-9 / top-20 (0 gives 1.0000 / 0.8248; ncut-pytorch 3.2.0
-            0.9946 / 0.8046). 0: the graph's eigenvectors as closely as the anchors allow.
-            No effect on the exact path.
+            0.9946-0.9951 / 0.7696-0.8122 over runs). 0: the graph's eigenvectors as closely
+            as the anchors allow. No effect on the exact path.
 
     Fitted attributes: ``eigenvalues_`` (n_eig,) float32 descending, ``gamma_`` (float),
     ``d_gamma_`` (float, mean affinity aimed at / reached), ``exact_`` (bool),
     ``anchor_indices_`` (m,) int64 rows of the fitted X, ``anchor_mass_`` (m,) float32 nodes per
     anchor, ``anchor_eigvecs_`` (m, n_eig) float32, ``converged_`` (bool, the eigensolver met its
-    tolerance), ``n_iter_`` (int, eigensolver cycles), ``n_features_in_`` (int), ``n_nodes_`` (int).
+    tolerance), ``n_iter_`` (int, eigensolver cycles), ``n_features_in_`` (int), ``n_nodes_`` (int),
+    ``denoise_shares_`` (n_eig,) float32 in ``[0, denoise]``: each eigenvector's share taken from
+    the smoothed values (zeros on the exact path and with ``denoise=0``).
 
     Raises (from ``fit``): ``MemoryBudgetError`` (a ``ValueError``) when the chosen path would
     not fit in the memory budget, naming the largest exact ``N`` / ``n_sample`` that would.
@@ -325,6 +330,7 @@ class Ncut:
         self._anchor_feats = P
         self._anchor_degree = deg
         self._fit_eigvecs = vecs.clone()
+        self.denoise_shares_ = torch.zeros(self.n_eig)
 
     def _fit_nystrom(self, P: nys.PreparedRows) -> None:
         n, m = P.shape[0], self.n_sample
@@ -369,6 +375,7 @@ class Ncut:
         self._scan_center, self._scan_basis, self._scan_anchors = red.center, red.basis, red.anchors
         if not self.denoise:  # Nystrom's formula: an anchor's values are its cell's
             self._cell_values = self._smoothed = None
+            self.denoise_shares_ = torch.zeros(self.n_eig)
             self.anchor_eigvecs_ = fix_signs(F, mass.cpu())
         else:
             # An anchor's own values are the blend of its cell's values and their smoothed
@@ -376,10 +383,14 @@ class Ncut:
             # those flips the cell and smoothed values' columns alike.
             M = nys.smoothed_values(sharp, mass, G / mass.sqrt().unsqueeze(1)).cpu()
             del sharp
-            raw = (1.0 - self.denoise) * F + self.denoise * M
+            # Each column's share: the column's part the smoothing keeps (nystrom.py, "Per
+            # eigenvector"); signs do not change it.
+            shares = nys.column_shares(F, M, mass.cpu(), self.denoise)
+            raw = (1.0 - shares) * F + shares * M
             signs = torch.where((fix_signs(raw, mass.cpu()) * raw).sum(dim=0) < 0, -1.0, 1.0)
             self._cell_values, self._smoothed = F * signs, M * signs
             self.anchor_eigvecs_ = raw * signs
+            self.denoise_shares_ = shares
         self._fit_eigvecs = self._extend(P, own)
 
     def _extend(self, Q: nys.PreparedRows | torch.Tensor, own: tuple[torch.Tensor, ...] | None) -> torch.Tensor:
@@ -394,7 +405,8 @@ class Ncut:
             anchor_values=cells,
             anchor_out=self.anchor_eigvecs_,
             smoothed=getattr(self, "_smoothed", None),  # absent from models pickled before it existed
-            denoise=self.denoise,
+            # Models pickled before the per-column shares blend every column alike.
+            denoise=getattr(self, "denoise_shares_", self.denoise),
             mass=self.anchor_mass_.to(dev),
             cell_degree=self._cell_degree.to(dev),
             eigenvalues=self.eigenvalues_,

@@ -44,8 +44,9 @@ Nystrom's formula with the smoothed value of its own anchor's cell,
 ``M_a = sum_b c_b K_ab u_b / sum_b c_b K_ab`` under the sharp kernel ``K = W ** 8`` (bandwidth
 ``gamma / 8``) among the anchors. ``M`` is an ``m x k`` table computed once from the anchor
 graph, so denoising costs one gather per node (the earlier per-node kernel mean over all anchors
-cost 40% of the fit's time). Measured with float32 scans (``benchmarks/engine.py``; mean
-principal cosine to the exact solution), ``s`` 0 -> 0.6 -> 0.8:
+cost 40% of the fit's time). Measured with float32 scans and every column blended alike (before
+the per-eigenvector shares below; ``benchmarks/engine.py``; mean principal cosine to the exact
+solution), ``s`` 0 -> 0.6 -> 0.8:
 
 * 25,600 seed-shaped nodes: parts at top-9 0.9962 -> 0.9992 -> 0.9997 (ncut-pytorch 3.2.0:
   0.9987-0.9995 over runs); closeness top-9 / top-20 1.0000 / 0.8248 -> 0.9994 / 0.8116 ->
@@ -58,6 +59,23 @@ principal cosine to the exact solution), ``s`` 0 -> 0.6 -> 0.8:
 0.6 balances the parts against the finer eigenvectors (top-20), which stronger smoothing blurs;
 a sharper kernel (``W ** 16``) captured fewer parts and blurred more. ``denoise=0`` gives the
 graph's own eigenvectors.
+
+**Per eigenvector** (:func:`column_shares`), the share is ``s_k = s * r_k``, with ``r_k`` in
+``[0, 1]`` the part of column ``k`` the smoothing keeps: ``<M_k, u_k> / <u_k, u_k>`` over the
+nodes (the cells weighted by their sizes). A column that varies smoothly across the anchors
+(an object, a part, a layout) comes through the smoothing nearly whole (``r`` 0.97-1.00 for the
+9 planted parts' eigenvectors of seed-shaped features) and is denoised at nearly ``s``; a
+column that varies from anchor to anchor is not noise on a smooth eigenvector but the
+eigenvector itself, which the smoothing would erase (``r`` 0.04-0.13 for the next 41, the
+spectrum's flat bulk past the parts), so it is left nearly as Nystrom's formula gives it. The
+uniform blend replaced 60% of those columns by their near-zero smoothed values: closeness at
+top-20 / top-50 fell from 0.8248 / 0.8113 to 0.8116 / 0.8007 (25,600 seed-shaped nodes,
+float32 scan); with the per-column share it is 0.8244 / 0.8113, with the same parts (0.9992)
+and top-9 closeness (0.9994); bfloat16 scan: 0.8011 -> 0.8150 at top-20. 10,240 seed-shaped
+nodes, top-20: 0.9206 -> 0.9224 (bfloat16 0.9259 -> 0.9275). Real DINOv2 features (25,600
+nodes), whose eigenvectors keep 0.4-1.0 of themselves (shares 0.22-0.60): closeness top-9 /
+20 / 50 0.9913 / 0.9901 / 0.9805 -> 0.9969 / 0.9971 / 0.9873 (0 gives 0.9979 / 0.9978 /
+0.9875).
 
 Memory stays linear in ``N``: blocks of ``chunk_size x m`` scores, never ``N x N``.
 """
@@ -433,6 +451,25 @@ def _cell_sums(cells: torch.Tensor, values: torch.Tensor, m: int) -> torch.Tenso
     return running[ends] - running[ends - counts]
 
 
+def column_shares(cells: torch.Tensor, smoothed: torch.Tensor, mass: torch.Tensor, denoise: float) -> torch.Tensor:
+    """Each eigenvector's denoising share ``s_k = denoise * r_k`` (module doc, "Per
+    eigenvector"): ``(k,)`` float32 in ``[0, denoise]``.
+
+    Args:
+        cells: ``(m, k)`` the cells' values ``u`` (Nystrom's formula on the anchors).
+        smoothed: ``(m, k)`` their smoothed values ``M`` (:func:`smoothed_values`).
+        mass: ``(m,)`` cell sizes: a cell's value stands for that many nodes.
+
+    ``r_k = sum_a c_a M_ak u_ak / sum_a c_a u_ak^2``, clipped to ``[0, 1]``; a column that is 0
+    on every cell (nothing to smooth) gets 0.
+    """
+    u, M, c = cells.double(), smoothed.double(), mass.double().unsqueeze(1)
+    kept = (c * M * u).sum(dim=0)
+    energy = (c * u * u).sum(dim=0)
+    ratio = torch.where(energy > 0, kept / energy.clamp_min(1e-300), torch.zeros_like(kept))
+    return (denoise * ratio.clamp(0.0, 1.0)).float()
+
+
 def sharp_kernel(W: torch.Tensor) -> torch.Tensor:
     """``W ** 8`` (``2 ** DENOISE_SQUARINGS``), a new tensor: the denoising kernel among the anchors."""
     K = W.square()
@@ -469,7 +506,7 @@ def extend(
     own: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
     anchor_out: torch.Tensor | None = None,
     smoothed: torch.Tensor | None = None,
-    denoise: float = 0.0,
+    denoise: float | torch.Tensor = 0.0,
     progress: Callable[[int, int], None] | None = None,
 ) -> torch.Tensor:
     """Eigenvector values of prepared rows ``P`` by the module doc's formula: ``(N, k)`` float32 CPU.
@@ -488,7 +525,8 @@ def extend(
         smoothed: ``(m, k)`` the cells' smoothed values ``M`` (:func:`smoothed_values`), needed
             when ``denoise > 0``.
         denoise: share ``s`` in ``[0, 1)`` of each value taken from its own cell's smoothed
-            value (module doc, "Denoising"); 0 is Nystrom's formula alone.
+            value (module doc, "Denoising"): one for every column, or ``(k,)`` shares per
+            column (:func:`column_shares`); 0 is Nystrom's formula alone.
     """
     n, k = P.shape[0], anchor_values.shape[1]
     m = red.proj.shape[0]
@@ -506,9 +544,12 @@ def extend(
     # extension at 400,000 nodes 1.37-1.59 s instead of 1.52-1.70 s.
     right = torch.cat([mass.unsqueeze(1), mass.unsqueeze(1) * f], dim=1)
     right = torch.nn.functional.pad(right, (0, -(k + 1) % 8))
-    if denoise and smoothed is None:
+    share = torch.as_tensor(denoise, dtype=torch.float32).to(device).expand(k)
+    blend = bool((share > 0).any())
+    if blend and smoothed is None:
         raise ValueError("extend: denoise > 0 needs the cells' smoothed values")
-    M = smoothed.to(device, torch.float32) if denoise else None
+    M = smoothed.to(device, torch.float32) if blend else None
+    keep = 1.0 - share
     lam = eigenvalues.to(device, torch.float32).clamp_min(1e-12)
     inv = -1.0 / gamma
     # Scores -d/gamma in one product (distance_operand, scaled by half / -gamma):
@@ -547,7 +588,7 @@ def extend(
         den = torch.maximum(den, 0.5 * lam.unsqueeze(0) * deg.unsqueeze(1))
         u = sums[:, 1 : k + 1].mul_(deg.sqrt().unsqueeze(1)).div_(den)
         if M is not None:
-            u.mul_(1.0 - denoise).add_(M[j], alpha=denoise)
+            u.mul_(keep).addcmul_(M[j], share)
         same = dj == 0  # a row identical to an anchor takes that anchor's values
         if anchor_out is not None and bool(same.any()):
             u[same] = anchor_out[j[same]]
