@@ -111,6 +111,18 @@ def test_each_eigenvector_is_smoothed_by_the_share_it_keeps(seed_shaped, precisi
     assert torch.equal(Ncut(n_eig=4, n_sample=4096, device=device).fit(X[:300].to(device)).denoise_shares_, torch.zeros(4))
 
 
+def test_a_model_pickled_before_the_shares_blends_every_column_alike(seed_shaped, device):
+    # Models saved before per-eigenvector shares have no denoise_shares_: transform blends
+    # every column by `denoise`, as they did when fitted.
+    X = seed_shaped[0][:600].to(device)
+    model = Ncut(n_eig=6, n_sample=200, denoise=0.6, device=device).fit(X)
+    model.denoise_shares_ = torch.full((6,), 0.6)
+    uniform, _ = model.transform(X)
+    del model.denoise_shares_
+    old, _ = model.transform(X)
+    assert torch.equal(old, uniform)
+
+
 def test_anchor_values_fit_transform_and_signs_agree(seed_shaped, device):
     X = seed_shaped[0].to(device)
     model = Ncut(n_eig=8, n_sample=300, denoise=0.7, device=device)
