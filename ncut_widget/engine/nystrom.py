@@ -66,7 +66,7 @@ nodes (the cells weighted by their sizes). A column that varies smoothly across 
 (an object, a part, a layout) comes through the smoothing nearly whole (``r`` 0.97-1.00 for the
 9 planted parts' eigenvectors of seed-shaped features) and is denoised at nearly ``s``; a
 column that varies from anchor to anchor is not noise on a smooth eigenvector but the
-eigenvector itself, which the smoothing would erase (``r`` 0.04-0.13 for the next 41, the
+eigenvector itself, which the smoothing would erase (``r`` 0.06-0.21, shares 0.04-0.12, for the next 41, the
 spectrum's flat bulk past the parts), so it is left nearly as Nystrom's formula gives it. The
 uniform blend replaced 60% of those columns by their near-zero smoothed values: closeness at
 top-20 / top-50 fell from 0.8248 / 0.8113 to 0.8116 / 0.8007 (25,600 seed-shaped nodes,
