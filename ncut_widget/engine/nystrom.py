@@ -66,16 +66,16 @@ nodes (the cells weighted by their sizes). A column that varies smoothly across 
 (an object, a part, a layout) comes through the smoothing nearly whole (``r`` 0.97-1.00 for the
 9 planted parts' eigenvectors of seed-shaped features) and is denoised at nearly ``s``; a
 column that varies from anchor to anchor is not noise on a smooth eigenvector but the
-eigenvector itself, which the smoothing would erase (``r`` 0.06-0.21, shares 0.04-0.12, for the next 41, the
-spectrum's flat bulk past the parts), so it is left nearly as Nystrom's formula gives it. The
-uniform blend replaced 60% of those columns by their near-zero smoothed values: closeness at
-top-20 / top-50 fell from 0.8248 / 0.8113 to 0.8116 / 0.8007 (25,600 seed-shaped nodes,
-float32 scan); with the per-column share it is 0.8244 / 0.8113, with the same parts (0.9992)
-and top-9 closeness (0.9994); bfloat16 scan: 0.8011 -> 0.8150 at top-20. 10,240 seed-shaped
-nodes, top-20: 0.9206 -> 0.9224 (bfloat16 0.9259 -> 0.9275). Real DINOv2 features (25,600
-nodes), whose eigenvectors keep 0.4-1.0 of themselves (shares 0.22-0.60): closeness top-9 /
-20 / 50 0.9913 / 0.9901 / 0.9805 -> 0.9969 / 0.9971 / 0.9873 (0 gives 0.9979 / 0.9978 /
-0.9875).
+eigenvector itself, which the smoothing would erase (``r`` 0.06-0.21, shares 0.04-0.12, for
+the next 41, the spectrum's flat bulk past the parts), so it is left nearly as Nystrom's
+formula gives it. The uniform blend replaced 60% of those columns by their near-zero smoothed
+values: closeness at top-20 / top-50 fell from 0.8248 / 0.8113 to 0.8116 / 0.8007 (25,600
+seed-shaped nodes, float32 scan); with the per-column share it is 0.8244 / 0.8113, with the
+same parts (0.9992) and top-9 closeness (0.9994); bfloat16 scan: 0.8011 -> 0.8150 at top-20.
+10,240 seed-shaped nodes, top-20: 0.9206 -> 0.9224 (bfloat16 0.9259 -> 0.9275). Real DINOv2
+features (25,600 nodes), whose eigenvectors keep 0.4-1.0 of themselves (shares 0.22-0.60):
+closeness top-9 / 20 / 50 0.9913 / 0.9901 / 0.9805 -> 0.9969 / 0.9971 / 0.9873 (0 gives
+0.9979 / 0.9978 / 0.9875).
 
 Memory stays linear in ``N``: blocks of ``chunk_size x m`` scores, never ``N x N``.
 """
