@@ -56,15 +56,19 @@ def distances(
     b_sq: torch.Tensor | None = None,
     *,
     out: torch.Tensor | None = None,
+    scale: float = 1.0,
 ) -> torch.Tensor:
-    """``(n, m)`` float32 distances between prepared rows: ``1 - cos`` or squared euclidean
-    (written into ``out``, a float32 ``(n, m)`` tensor, when given)."""
+    """``(n, m)`` float32 distances between prepared rows: ``1 - cos`` or squared euclidean,
+    times ``scale`` at no extra pass (written into ``out``, a float32 ``(n, m)`` tensor, when
+    given)."""
     if distance == "cosine":
-        one = torch.ones((), dtype=A.dtype, device=A.device)
-        return torch.addmm(one, A, B.T, alpha=-1.0, out=out).clamp_min_(0)
+        s = torch.full((), scale, dtype=A.dtype, device=A.device)
+        return torch.addmm(s, A, B.T, alpha=-scale, out=out).clamp_min_(0)
     a_sq = A.pow(2).sum(1) if a_sq is None else a_sq
     b_sq = B.pow(2).sum(1) if b_sq is None else b_sq
-    D = torch.addmm(b_sq.unsqueeze(0), A, B.T, alpha=-2.0, out=out).add_(a_sq.unsqueeze(1))
+    if scale != 1.0:
+        a_sq, b_sq = a_sq * scale, b_sq * scale
+    D = torch.addmm(b_sq.unsqueeze(0), A, B.T, alpha=-2.0 * scale, out=out).add_(a_sq.unsqueeze(1))
     return D.clamp_min_(0)
 
 

@@ -6,7 +6,8 @@ memory of a dense ``N x N`` (1.3 GB instead of 2.6 GB at 25,600 nodes in float32
 eigensolver multiplies by ``W`` straight from those blocks (:meth:`UpperBlocks.rmatmul`), and
 the degree normalisation ``D^-1/2 W D^-1/2`` is applied to the thin blocks it multiplies, never
 to ``W``. From ``BF16_MIN_NODES`` nodes on, ``"auto"`` stores the blocks in float16
-(:func:`storage_dtype`): 0.65 GB at 25,600 nodes.
+(:func:`storage_dtype`): 0.65 GB at 25,600 nodes; in bfloat16 where MKL multiplies bfloat16
+pairs (AMX CPUs), which the eigensolver's products then read as stored.
 
 Pass 1 computes the distances block by block and, while each block is in cache, the two sums
 of the Newton step that moves ``gamma`` from its sample estimate to the all-pairs target mean
@@ -21,6 +22,7 @@ from collections.abc import Callable
 import torch
 
 from . import affinity as aff
+from . import mkl_bf16
 from .propagate import scan_choice, scan_dtype
 
 # Fewest nodes for which "auto" multiplies the pairs in bfloat16 (where that is fast). Below,
@@ -35,6 +37,16 @@ BLOCK_ROWS = 512
 TILE_COLS = 8192
 # Storage of the affinities where they need not be float32 (storage_dtype).
 LOW_STORAGE = torch.float16
+# Fewest nodes for which the affinities of bfloat16 pairs multiplied by MKL are stored in
+# bfloat16 (storage_dtype). Its 8 bits weigh less the larger the graph: the top-50 subspace of
+# seed-shaped graphs at 0.99930 / 0.99990 mean principal cosine of a residual-1e-7 float32
+# solve at 10,240 / 25,600 nodes (float16 storage: 0.99988 / 0.99993), while the eigensolve it
+# speeds up grows as N^2 (10,240 nodes: 1.36 s against 1.71 s for the whole call).
+BF16_STORE_MIN_NODES = 16384
+# Parts the eigensolver's float32 vectors are split into for MKL's bfloat16 products with
+# bfloat16-stored blocks (mkl_bf16.split): two keep each entry to 2^-16, far below the
+# blocks' own rounding (2^-8); three gave the same eigenpairs at 25,600 nodes, 20% slower.
+VECTOR_PARTS = 2
 
 
 def pair_dtype(n: int, device: torch.device | str, precision: str | None) -> torch.dtype:
@@ -49,21 +61,32 @@ def pair_dtype(n: int, device: torch.device | str, precision: str | None) -> tor
 def storage_dtype(n: int, device: torch.device | str, precision: str | None) -> torch.dtype:
     """The dtype :func:`exact_affinity` keeps the affinities of ``n`` nodes in on ``device``.
 
-    float16 where the pairs are multiplied in bfloat16, and wherever ``"auto"`` picks from
-    ``BF16_MIN_NODES`` nodes on (float32 products too: CPUs without fast bfloat16); float32
-    otherwise (``"float32"`` forced, or fewer nodes). float16 keeps each distance between the
-    two passes and each affinity after them, rounding an affinity by at most
-    ``2^-11 (1 + d / gamma)`` relative (2^-25 absolute below float16's normal range): about a
-    quarter of what bfloat16 products already put in it (2^-9 of ``|c_i . c_j| / gamma``). It
-    halves the memory, the pages the build faults in and the bytes every eigensolver product
-    reads (each block widened to float32 in cache first). Measured at 25,600 seed-shaped nodes
-    (2 cores): a product 0.23 s instead of 0.27 s with AVX-512 + AMX. With AVX2 kernels and
-    float32 products the whole call ran as fast as with float32 storage (9.0-11.1 s against
-    10.5-11.0 s, alternating) at 1.49 GB peak instead of 2.1 GB, eigenvalues within 2.6e-6 and
-    the top-50 subspace at 0.999999 mean principal cosine of the float32-stored graph's.
+    * bfloat16 from ``BF16_STORE_MIN_NODES`` nodes on where the pairs are multiplied in
+      bfloat16 by MKL (:func:`.mkl_bf16.applies`: a CPU, with AMX at full speed): the eigensolver's
+      products then read the blocks as they are stored, with no widening pass
+      (:meth:`UpperBlocks.rmatmul`). bfloat16 rounds an affinity by at most 2^-8 relative.
+      Measured at 25,600 seed-shaped nodes (2 cores, AMX), alternating in fresh processes: the
+      eigensolve 2.1-2.4 s instead of 2.8-3.4 s, the whole call 3.7-4.0 s instead of 4.2-5.0
+      s (a slower hour: 4.9-6.3 s against 6.9-7.6 s); eigenvalues within 1.6e-5 and the
+      top-9/20/50 subspaces at 1.00000 / 0.99999 / 0.99990 mean principal cosine of a
+      residual-1e-7 float32 solve (float16 storage: 5.3e-6, 1.00000 / 1.00000 / 0.99993).
+    * float16 where the pairs are multiplied in bfloat16 otherwise (fewer nodes, CUDA, a CPU
+      torch without MKL), and wherever ``"auto"`` picks from ``BF16_MIN_NODES`` nodes on (float32 products
+      too: CPUs without fast bfloat16). float16 keeps each distance between the two passes and
+      each affinity after them, rounding an affinity by at most ``2^-11 (1 + d / gamma)``
+      relative (2^-25 absolute below float16's normal range). It halves the memory, the pages
+      the build faults in and the bytes every eigensolver product reads (each block widened to
+      float32 in cache first). With AVX2 kernels and float32 products the whole call ran as
+      fast as with float32 storage (9.0-11.1 s against 10.5-11.0 s, alternating) at 1.49 GB
+      peak instead of 2.1 GB, eigenvalues within 2.6e-6 and the top-50 subspace at 0.999999
+      mean principal cosine of the float32-stored graph's.
+    * float32 otherwise (``"float32"`` forced, or fewer nodes).
     """
+    pair = pair_dtype(n, device, precision)
+    if n >= BF16_STORE_MIN_NODES and mkl_bf16.applies(device, pair):
+        return torch.bfloat16
     auto_large = n >= BF16_MIN_NODES and scan_choice(precision) == "auto"
-    return LOW_STORAGE if auto_large or pair_dtype(n, device, precision) == torch.bfloat16 else torch.float32
+    return LOW_STORAGE if auto_large or pair == torch.bfloat16 else torch.float32
 
 
 class UpperBlocks:
@@ -105,6 +128,8 @@ class UpperBlocks:
         fastest of the four layouts on 2 cores at 16 columns (0.25 s against 0.27 s for a
         float32 product at 25,600 nodes; AVX2: 0.29 s against 0.35 s).
         """
+        if mkl_bf16.applies(self.device, self.storage):
+            return self._rmatmul_mkl(Bt)
         n = self.shape[0]
         Bt = Bt.contiguous()
         B = Bt.T.contiguous()
@@ -117,6 +142,24 @@ class UpperBlocks:
             if start + r < n:
                 received[start : start + r].addmm_(U[:, r:], B[start + r :])
         return sent.add_(received.T)
+
+    def _rmatmul_mkl(self, Bt: torch.Tensor) -> torch.Tensor:
+        """:meth:`rmatmul` for bfloat16 blocks on the CPU, read as stored: ``Bt`` split into
+        ``VECTOR_PARTS`` bfloat16 parts (:func:`.mkl_bf16.split`), multiplied by MKL with
+        float32 accumulation and results, the parts' products summed. The same two forms per
+        block as the float32 path; no widening pass, so each block is read twice in bfloat16
+        instead of once in float16 and twice in float32."""
+        n, b = self.shape[0], Bt.shape[0]
+        A = mkl_bf16.split(Bt, VECTOR_PARTS)
+        AT = A.T.contiguous()
+        sent = torch.zeros((A.shape[0], n), dtype=torch.float32)
+        received = torch.zeros((n, A.shape[0]), dtype=torch.float32)
+        for start, U in zip(self.starts, self.blocks, strict=True):
+            r = U.shape[0]
+            mkl_bf16.addmm_(sent[:, start:], A[:, start : start + r], U)
+            if start + r < n:
+                mkl_bf16.addmm_(received[start : start + r], U[:, r:], AT[start + r :])
+        return sent.add_(received.T).view(VECTOR_PARTS, b, n).sum(dim=0)
 
     def to_dense(self) -> torch.Tensor:
         """The full ``n x n`` matrix in float32 (for small ``n`` only)."""
@@ -191,18 +234,24 @@ def exact_affinity(
     # float16 storage: each block's distances land in one float32 block first, where pass 1's
     # sums read them; the eigensolver widens the stored blocks into the same buffer later.
     wide = None if storage == torch.float32 else torch.empty(r0 * n, dtype=torch.float32, device=P.device)
-    pair_distances = _pair_distances(P, distance, pair, rows, wide)
+    # Below float32, the distances wait between the passes in float16 in units of the starting
+    # gamma (d / gamma, ~0-20 on any features): raw squared euclidean distances pass float16's
+    # largest value (65,504) on features of norm ~200 and would come back infinite (affinity 0).
+    # An affinity stored in bfloat16 is written over its distance's float16 bits.
+    unit = 1.0 if wide is None else 1.0 / gamma
+    between = torch.float32 if wide is None else LOW_STORAGE
+    pair_distances = _pair_distances(P, distance, pair, rows, wide, scale=unit)
     total_steps = 2 * len(starts)
     blocks: list[torch.Tensor] = []
     scratch = torch.empty(r0 * n, dtype=torch.float32, device=P.device) if d_gamma is not None else None
     total = slope = 0.0
-    inv = -1.0 / gamma
+    inv = -1.0 / (gamma * unit)
     for step, start in enumerate(starts):
         r = min(rows, n - start)
         sl = slice(start, start + r)
         U = pair_distances(sl, start)
         U[:, :r].fill_diagonal_(0.0)
-        blocks.append(U if wide is None else U.to(storage))
+        blocks.append(U if wide is None else U.to(between))
         if scratch is not None:
             # Sum over the block and its mirror image: the diagonal square counts once.
             e = torch.mul(U, inv, out=scratch[: U.numel()].view_as(U)).exp_()
@@ -215,10 +264,10 @@ def exact_affinity(
     del scratch
     if d_gamma is not None:
         mean = total / (n * n)
-        dmean = slope / gamma / (n * n)  # d mean / d log(gamma)
+        dmean = slope / unit / gamma / (n * n)  # d mean / d log(gamma)
         if dmean > 0 and abs(mean - d_gamma) >= 1e-7:
             gamma = gamma * math.exp((d_gamma - mean) / dmean)
-    inv = -1.0 / gamma
+    inv = -1.0 / (gamma * unit)
     degree = torch.zeros(n, dtype=torch.float32, device=P.device)
     for step, (start, U) in enumerate(zip(starts, blocks, strict=True)):
         r = U.shape[0]
@@ -227,7 +276,8 @@ def exact_affinity(
         if wide is not None:
             # The degrees of the affinities as stored (rounded), so that the normalised graph's
             # leading eigenvalue stays 1 to float32 rounding.
-            E.copy_(U.copy_(E))
+            stored = blocks[step] = U if storage == between else U.view(storage)
+            E.copy_(stored.copy_(E))
         degree[start : start + r] += E.sum(dim=1)
         if start + r < n:
             degree[start + r :] += E[:, r:].sum(dim=0)
@@ -237,11 +287,16 @@ def exact_affinity(
 
 
 def _pair_distances(
-    P: torch.Tensor, distance: str, dtype: torch.dtype, rows: int, out: torch.Tensor | None = None
+    P: torch.Tensor,
+    distance: str,
+    dtype: torch.dtype,
+    rows: int,
+    out: torch.Tensor | None = None,
+    scale: float = 1.0,
 ) -> Callable[[slice, int], torch.Tensor]:
     """``block(sl, start)``: the float32 distances of ``P[sl]`` (at most ``rows`` rows) to
-    ``P[start:]``, multiplied in ``dtype`` (see :func:`exact_affinity`'s ``precision``), in a
-    new tensor or in a view of the flat float32 buffer ``out`` when given."""
+    ``P[start:]`` times ``scale``, multiplied in ``dtype`` (see :func:`exact_affinity`'s
+    ``precision``), in a new tensor or in a view of the flat float32 buffer ``out`` when given."""
     n = len(P)
     if dtype == torch.float32:
         sq = aff.sq_norms(P, distance)
@@ -249,10 +304,10 @@ def _pair_distances(
         def exact_block(sl: slice, start: int) -> torch.Tensor:
             U = None if out is None else out[: (sl.stop - sl.start) * (n - start)].view(sl.stop - sl.start, n - start)
             norms = (sq[sl], sq[start:]) if sq is not None else ()
-            return aff.distances(P[sl], P[start:], distance, *norms, out=U)
+            return aff.distances(P[sl], P[start:], distance, *norms, out=U, scale=scale)
 
         return exact_block
-    half = 0.5 if distance == "cosine" else 1.0  # 1 - cos = |x - y|^2 / 2 on unit rows
+    half = scale * (0.5 if distance == "cosine" else 1.0)  # 1 - cos = |x - y|^2 / 2 on unit rows
     C = P - P.mean(dim=0)
     hsq = C.pow(2).sum(dim=1).mul_(half)
     low = C.to(dtype)
@@ -263,8 +318,10 @@ def _pair_distances(
     # Columns in tiles of TILE_COLS, the odd-sized one first: oneDNN compiles a kernel for each
     # new product shape, and one shape per block (N / 512 of them) cost ~0.35 s of a cold call
     # at 25,600 nodes; tiles need at most TILE_COLS / 512 + 2. One buffer for every tile: a fresh
-    # one per block is page-faulted in.
-    tile = torch.empty(min(rows, n) * min(TILE_COLS, n), dtype=dtype, device=P.device)
+    # one per block is page-faulted in. MKL's products (mkl_bf16.applies) land in float32 whole: no
+    # tiles, and no bfloat16 rounding of the products on top of their operands'.
+    mkl = mkl_bf16.applies(P.device, dtype)
+    tile = None if mkl else torch.empty(min(rows, n) * min(TILE_COLS, n), dtype=dtype, device=P.device)
 
     def block(sl: slice, start: int) -> torch.Tensor:
         r, cols = sl.stop - sl.start, n - start
@@ -272,10 +329,13 @@ def _pair_distances(
             U = torch.empty((r, cols), dtype=torch.float32, device=P.device)
         else:
             U = out[: r * cols].view(r, cols)
-        edges = [0, *range(cols % TILE_COLS or TILE_COLS, cols + 1, TILE_COLS)]
-        for a, b in zip(edges[:-1], edges[1:], strict=True):
-            w = b - a
-            U[:, a:b].copy_(torch.mm(low[sl], lowT[:, start + a : start + b], out=tile[: r * w].view(r, w)))
+        if tile is None:
+            mkl_bf16.addmm_(U, low[sl], lowT[:, start:], beta=0.0)
+        else:
+            edges = [0, *range(cols % TILE_COLS or TILE_COLS, cols + 1, TILE_COLS)]
+            for a, b in zip(edges[:-1], edges[1:], strict=True):
+                w = b - a
+                U[:, a:b].copy_(torch.mm(low[sl], lowT[:, start + a : start + b], out=tile[: r * w].view(r, w)))
         # In place, same dtypes: a mixed-dtype add went through copies at 1.7x the time.
         torch.add(hsq[start:], U, alpha=-2.0 * half, out=U)
         return U.add_(hsq[sl].unsqueeze(1)).clamp_min_(0)
