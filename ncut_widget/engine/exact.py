@@ -94,9 +94,10 @@ class UpperBlocks:
 
     Block ``b`` holds rows ``starts[b] : starts[b] + rows_b`` and columns ``starts[b] : n``: its
     left square is the (full, symmetric) diagonal block, the rest lies above the diagonal and
-    stands for its mirror image below it as well. Blocks are float32 or float16
-    (``storage``); the operator multiplies and returns float32 (``dtype``), widening float16
-    blocks one at a time into a float32 buffer of the first (largest) block's size.
+    stands for its mirror image below it as well. Blocks are float32, float16 or bfloat16
+    (``storage``); the operator multiplies and returns float32 (``dtype``), widening 16-bit
+    blocks one at a time into a float32 buffer of the first (largest) block's size, except
+    bfloat16 blocks on a CPU with MKL's bfloat16 product, which it multiplies as stored.
     """
 
     def __init__(
@@ -223,8 +224,8 @@ def exact_affinity(
         progress: ``progress(done, total)`` over the two passes' blocks.
 
     Returns:
-        ``(W, gamma, degree)``: the affinities as :class:`UpperBlocks` (stored float32 or
-        float16), the gamma used and the ``(N,)`` float32 row sums of ``W`` as stored.
+        ``(W, gamma, degree)``: the affinities as :class:`UpperBlocks` (stored float32, float16
+        or bfloat16: :func:`storage_dtype`), the gamma used and the ``(N,)`` float32 row sums of ``W`` as stored.
     """
     n = P.shape[0]
     pair = pair_dtype(n, P.device, precision)
