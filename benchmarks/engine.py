@@ -223,7 +223,7 @@ def run_isa(isa: str, args: argparse.Namespace, tmp: Path, data: dict) -> None:
     ours_paths = [("ours float32 scan", {"scan_precision": "float32"})]
     if isa == "native":
         ours_paths.append(("ours auto scan", {}))
-    # Defaults denoise (0.6, engine/nystrom.py); denoise=0 gives the graph's own eigenvectors.
+    # Defaults denoise (0.8, engine/nystrom.py); denoise=0 gives the graph's own eigenvectors.
     ours_paths += [(f"{name}, denoise 0", dict(kw, denoise=0)) for name, kw in ours_paths]
     print(f"\n################ ISA: {isa} "
           f"({'AVX2 emulated for both libraries: ' + ' '.join(f'{k}={v}' for k, v in AVX2_ENV.items()) if env else 'as the machine is'})"

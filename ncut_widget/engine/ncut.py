@@ -93,19 +93,21 @@ class Ncut:
             ``None`` (the ``NCUT_WIDGET_SCAN`` environment variable, read at each fit/transform,
             else ``"auto"``). In bfloat16 the scan also projects the (centred) nodes on the
             anchors' principal directions in bfloat16. The distance of each node to its own
-            anchor, the anchor graph and the eigensolver are always float32. From 8,192 nodes
-            on, ``"auto"``'s exact path keeps the affinities in float16 (half the memory;
-            ``exact.storage_dtype``); ``"float32"`` keeps them in float32.
+            anchor, the anchor graph and the eigensolver's sums are always float32. From 8,192
+            nodes on, ``"auto"``'s exact path keeps the affinities in float16 (half the memory;
+            ``exact.storage_dtype``), from 16,384 in bfloat16 where MKL multiplies its bfloat16
+            pairs (AMX CPUs; ``engine/mkl_bf16.py``); ``"float32"`` keeps them in float32.
         denoise: largest share in ``[0, 1)`` of each node's value (Nystrom path) taken from
             the smoothed value of its own anchor's cell instead of Nystrom's formula
             (``nystrom.py``, "Denoising"; one gather per node). Each eigenvector gets this
             share times the part of it the smoothing keeps (``denoise_shares_``): smooth
             eigenvectors (objects, parts) are denoised, those the smoothing would erase are
-            left as the graph gives them. Default 0.6: on 25,600 seed-shaped nodes the
-            planted parts are captured like a nearest-anchors mean (top-9 0.9992, where the
-            exact solution's own eigenvectors hold 0.9963) at 0.9994 / 0.8244 mean principal
-            cosine to the exact top-9 / top-20 (0 gives 1.0000 / 0.8248; ncut-pytorch 3.2.0
-            0.9946-0.9951 / 0.7696-0.8122 over runs). 0: the graph's eigenvectors as closely
+            left as the graph gives them. Default 0.8: on 25,600 seed-shaped nodes the
+            planted parts are captured better than by a nearest-anchors mean (top-9 0.9996,
+            where the exact solution's own eigenvectors hold 0.9963 and ncut-pytorch 3.2.0's
+            0.9982-0.9995) at 0.9989 / 0.8240 mean principal cosine to the exact top-9 /
+            top-20 (0 gives 1.0000 / 0.8248; ncut-pytorch 3.2.0 0.9946-0.9951 / 0.7696-0.8122
+            over runs). 0: the graph's eigenvectors as closely
             as the anchors allow. No effect on the exact path.
 
     Fitted attributes: ``eigenvalues_`` (n_eig,) float32 descending, ``gamma_`` (float),
@@ -133,7 +135,7 @@ class Ncut:
         chunk_size: int = 2048,
         eig_max_iter: int = MAX_ITER,
         scan_precision: str | None = None,
-        denoise: float = 0.6,
+        denoise: float = 0.8,
     ) -> None:
         self.n_eig = check_int(n_eig, "n_eig", minimum=1)
         self.n_sample = check_int(n_sample, "n_sample", minimum=1)
