@@ -62,8 +62,8 @@ def storage_dtype(n: int, device: torch.device | str, precision: str | None) -> 
     """The dtype :func:`exact_affinity` keeps the affinities of ``n`` nodes in on ``device``.
 
     * bfloat16 from ``BF16_STORE_MIN_NODES`` nodes on where the pairs are multiplied in
-      bfloat16 by MKL (:func:`.mkl_bf16.applies`: a CPU, with AMX at full speed): the eigensolver's
-      products then read the blocks as they are stored, with no widening pass
+      bfloat16 by MKL (:func:`.mkl_bf16.applies`: a CPU, with AMX at full speed): the
+      eigensolver's products then read the blocks as they are stored, with no widening pass
       (:meth:`UpperBlocks.rmatmul`). bfloat16 rounds an affinity by at most 2^-8 relative.
       Measured at 25,600 seed-shaped nodes (2 cores, AMX), alternating in fresh processes: the
       eigensolve 2.1-2.4 s instead of 2.8-3.4 s, the whole call 3.7-4.0 s instead of 4.2-5.0
@@ -71,8 +71,8 @@ def storage_dtype(n: int, device: torch.device | str, precision: str | None) -> 
       top-9/20/50 subspaces at 1.00000 / 0.99999 / 0.99990 mean principal cosine of a
       residual-1e-7 float32 solve (float16 storage: 5.3e-6, 1.00000 / 1.00000 / 0.99993).
     * float16 where the pairs are multiplied in bfloat16 otherwise (fewer nodes, CUDA, a CPU
-      torch without MKL), and wherever ``"auto"`` picks from ``BF16_MIN_NODES`` nodes on (float32 products
-      too: CPUs without fast bfloat16). float16 keeps each distance between the two passes and
+      torch without MKL), and wherever ``"auto"`` picks from ``BF16_MIN_NODES`` nodes on
+      (float32 products too: CPUs without fast bfloat16). float16 keeps each distance between the two passes and
       each affinity after them, rounding an affinity by at most ``2^-11 (1 + d / gamma)``
       relative (2^-25 absolute below float16's normal range). It halves the memory, the pages
       the build faults in and the bytes every eigensolver product reads (each block widened to
@@ -224,8 +224,9 @@ def exact_affinity(
         progress: ``progress(done, total)`` over the two passes' blocks.
 
     Returns:
-        ``(W, gamma, degree)``: the affinities as :class:`UpperBlocks` (stored float32, float16
-        or bfloat16: :func:`storage_dtype`), the gamma used and the ``(N,)`` float32 row sums of ``W`` as stored.
+        ``(W, gamma, degree)``: the affinities as :class:`UpperBlocks` (stored float32,
+        float16 or bfloat16: :func:`storage_dtype`), the gamma used and the ``(N,)`` float32
+        row sums of ``W`` as stored.
     """
     n = P.shape[0]
     pair = pair_dtype(n, P.device, precision)
@@ -319,8 +320,8 @@ def _pair_distances(
     # Columns in tiles of TILE_COLS, the odd-sized one first: oneDNN compiles a kernel for each
     # new product shape, and one shape per block (N / 512 of them) cost ~0.35 s of a cold call
     # at 25,600 nodes; tiles need at most TILE_COLS / 512 + 2. One buffer for every tile: a fresh
-    # one per block is page-faulted in. MKL's products (mkl_bf16.applies) land in float32 whole: no
-    # tiles, and no bfloat16 rounding of the products on top of their operands'.
+    # one per block is page-faulted in. MKL's products (mkl_bf16.applies) land in float32
+    # whole: no tiles, and no bfloat16 rounding of the products on top of their operands'.
     mkl = mkl_bf16.applies(P.device, dtype)
     tile = None if mkl else torch.empty(min(rows, n) * min(TILE_COLS, n), dtype=dtype, device=P.device)
 

@@ -122,12 +122,14 @@ def addmm_(C: torch.Tensor, A: torch.Tensor, B: torch.Tensor, beta: float = 1.0)
     return C
 
 
-def split(V: torch.Tensor, parts: int = 2) -> torch.Tensor:
-    """``V`` ``(b, n)`` float32 as ``parts`` bfloat16 blocks stacked ``(parts * b, n)`` whose sum
-    is ``V`` to ``2^-(8 parts)`` relative per entry (bfloat16 keeps 8 significant bits): each block rounds what the ones before left.
-    A product with the stack, summed over the blocks, is the product with ``V`` to that
-    precision (and the other operand's)."""
-    out = torch.empty((parts * V.shape[0], V.shape[1]), dtype=torch.bfloat16, device=V.device)
+def split(V: torch.Tensor, parts: int = 2, dtype: torch.dtype = torch.bfloat16) -> torch.Tensor:
+    """``V`` ``(b, n)`` as ``parts`` ``dtype`` blocks stacked ``(parts * b, n)``, each rounding
+    what the ones before left, so that their sum is ``V`` to ``2^-(8 parts)`` relative per entry
+    in bfloat16 (8 significant bits; exactly, from the second part on, in float32). A product
+    with the stack, summed over the blocks, is the product with ``V`` to that precision (and the
+    other operand's). The one hi/lo split of the package: the eigensolver's vectors here, the
+    scan's squared lengths in ``nystrom.distance_operand``."""
+    out = torch.empty((parts * V.shape[0], V.shape[1]), dtype=dtype, device=V.device)
     rest = V.float()
     b = V.shape[0]
     for p in range(parts):

@@ -107,8 +107,8 @@ class Ncut:
             where the exact solution's own eigenvectors hold 0.9963 and ncut-pytorch 3.2.0's
             0.9982-0.9995) at 0.9989 / 0.8240 mean principal cosine to the exact top-9 /
             top-20 (0 gives 1.0000 / 0.8248; ncut-pytorch 3.2.0 0.9946-0.9951 / 0.7696-0.8122
-            over runs). 0: the graph's eigenvectors as closely
-            as the anchors allow. No effect on the exact path.
+            over runs). 0: the graph's eigenvectors as closely as the anchors allow. No
+            effect on the exact path.
 
     Fitted attributes: ``eigenvalues_`` (n_eig,) float32 descending, ``gamma_`` (float),
     ``d_gamma_`` (float, mean affinity aimed at / reached), ``exact_`` (bool),

@@ -97,6 +97,7 @@ from dataclasses import dataclass
 import torch
 
 from . import affinity as aff
+from . import mkl_bf16
 from .checks import check_finite
 from .memory import check_memory, largest_fitting
 from .propagate import scan_dtype
@@ -304,13 +305,12 @@ def row_argmin(S: torch.Tensor, width: int = 64) -> torch.Tensor:
 
 
 def split_parts(v: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """``(n, 2)`` float32 ``[hi, lo]`` with ``hi = v`` rounded to ``dtype`` and ``lo`` the rest
+    """``(n, 2)`` float32 ``[hi, lo]``: ``v`` rounded to ``dtype`` and the rest rounded to it
     (exactly 0 for float32): as two columns of a ``dtype`` product they carry ``v`` to about
     ``dtype``'s precision squared. The squared lengths in the score products are large next to
     the distances they make up; rounded once to bfloat16 (2^-9) they would shift whole rows of
     scores by more than the gaps between near anchors."""
-    hi = v.to(dtype).float()
-    return torch.stack([hi, v - hi], dim=1)
+    return mkl_bf16.split(v.unsqueeze(0), 2, dtype).T.float()
 
 
 def distance_operand(
@@ -339,9 +339,7 @@ def distance_operand(
         if width == 1:
             out[:, d + 1].copy_(sq)
         else:
-            hi = sq.to(dtype)
-            out[:, d + 2].copy_(hi)
-            out[:, d + 3].copy_(sq - hi.float())
+            out[:, d + 2 : d + 4].copy_(mkl_bf16.split(sq.unsqueeze(0), 2, dtype).T)
         return out
     ones = torch.ones((coords.shape[0], width), dtype=torch.float32, device=coords.device)
 
