@@ -25,3 +25,20 @@ def test_self_distances_match_the_full_product(device, distance, n):
         bounds = [n * i // aff.SELF_PARTS for i in range(aff.SELF_PARTS + 1)]
         for a, b in zip(bounds[1:], bounds[2:], strict=False):
             assert torch.equal(D[a:b, :a], D[:a, a:b].T)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_scaled_exp_is_the_exponential_in_place_or_into_out(device, dtype):
+    # exp(s * x) computed as exp2(s * log2(e) * x): within a few float32 ulps of the float64
+    # exponential over the range affinities take (down to float32's smallest normal).
+    x = torch.linspace(0.0, 75.0, 10_001, dtype=dtype, device=device)
+    want = torch.exp(x.double().cpu() * -1.1)
+    out = torch.empty_like(x)
+    got = aff.scaled_exp_(x, -1.1, out=out)
+    assert got is out and float(x[-1]) == 75.0  # ``x`` untouched when ``out`` is given
+    tol = 8 * torch.finfo(torch.float32).eps * (1 + x.double().cpu() * 1.1)
+    assert bool(((got.double().cpu() - want).abs() <= tol * want).all())
+    same = aff.scaled_exp_(x, -1.1)
+    assert same is x and torch.equal(same, got)
+    assert torch.equal(aff.affinity_(torch.tensor([0.0, 2.0], dtype=dtype, device=device), 2.0).cpu(),
+                       aff.scaled_exp_(torch.tensor([0.0, 2.0], dtype=dtype), -0.5))

@@ -256,7 +256,7 @@ def exact_affinity(
         blocks.append(U if wide is None else U.to(between))
         if scratch is not None:
             # Sum over the block and its mirror image: the diagonal square counts once.
-            e = torch.mul(U, inv, out=scratch[: U.numel()].view_as(U)).exp_()
+            e = aff.scaled_exp_(U, inv, out=scratch[: U.numel()].view_as(U))
             # Row sums in float32, added in float64 (a float64 sum of the block converts it whole:
             # 30x slower); sum(e * d) as one dot product, with no pass writing e * d.
             total += _twice_off_diagonal(float(e.sum(dim=1).double().sum()), e[:, :r].sum(dim=1))
@@ -274,7 +274,7 @@ def exact_affinity(
     for step, (start, U) in enumerate(zip(starts, blocks, strict=True)):
         r = U.shape[0]
         E = U if wide is None else wide[: U.numel()].view_as(U).copy_(U)
-        E.mul_(inv).exp_()
+        aff.scaled_exp_(E, inv)
         if wide is not None:
             # The degrees of the affinities as stored (rounded), so that the normalised graph's
             # leading eigenvalue stays 1 to float32 rounding.

@@ -480,5 +480,5 @@ def nystrom_fit_bytes(n: int, c: int, n_eig: int, m: int, chunk_size: int) -> in
 def _mean_affinity(D: torch.Tensor, gamma: float, n: int) -> float:
     """Mean affinity ``gamma`` gives a graph of ``n`` nodes whose off-diagonal pairs are like
     the sampled distances ``D`` (self-pairs at 1)."""
-    off = float(torch.exp(D * (-1.0 / gamma)).mean())
+    off = float(aff.scaled_exp_(D, -1.0 / gamma, out=torch.empty_like(D)).mean())
     return 1.0 / n + (1.0 - 1.0 / n) * off
