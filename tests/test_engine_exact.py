@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from ncut_widget.engine import affinity as aff
+from ncut_widget.engine import exact
 from ncut_widget.engine.eigsolve import top_eigh
 from ncut_widget.engine.exact import (
     UpperBlocks,
@@ -40,8 +41,15 @@ def dense_distances(X: torch.Tensor, distance: str) -> torch.Tensor:
     return D.fill_diagonal_(0)
 
 
+# Column tiles of the products (exact.TILE_COLS): whole blocks, and tiles that end inside, on
+# and across the diagonal squares' edges (rows 128 / 256 / 1001 against tiles of 100 and 64).
+TILES = [2048, 100, 64]
+
+
+@pytest.mark.parametrize("tile", TILES)
 @pytest.mark.parametrize("n, rows", [(700, 128), (700, 700), (1001, 256), (5, 2)])
-def test_upper_blocks_multiply_like_the_dense_matrix(n, rows, device):
+def test_upper_blocks_multiply_like_the_dense_matrix(n, rows, tile, device, monkeypatch):
+    monkeypatch.setattr(exact, "TILE_COLS", tile)
     gen = torch.Generator().manual_seed(n)
     A = torch.randn(n, n, generator=gen)
     A = (A + A.T).to(device)
@@ -58,8 +66,9 @@ def test_upper_blocks_multiply_like_the_dense_matrix(n, rows, device):
 
 @pytest.mark.parametrize("storage", [torch.float16, torch.bfloat16])
 @pytest.mark.parametrize("mkl", [True, False], ids=["mkl", "no-mkl"])
+@pytest.mark.parametrize("tile", TILES)
 @pytest.mark.parametrize("n, rows", [(700, 128), (1001, 1001)])
-def test_low_precision_blocks_multiply_like_their_stored_matrix(n, rows, mkl, storage, device, monkeypatch):
+def test_low_precision_blocks_multiply_like_their_stored_matrix(n, rows, tile, mkl, storage, device, monkeypatch):
     # Stored in float16 or bfloat16, multiplied in float32 (float16 widened; bfloat16 by MKL
     # with the vectors split in two bfloat16 parts, or widened where MKL is off or absent):
     # the product is that of the rounded matrix, not of anything rounded further.
@@ -68,6 +77,7 @@ def test_low_precision_blocks_multiply_like_their_stored_matrix(n, rows, mkl, st
     if mkl and not mkl_bf16.available():
         pytest.skip("torch here carries no MKL bfloat16 product (arm64 builds have no MKL)")
     monkeypatch.setenv(mkl_bf16.ENV, "1" if mkl else "0")
+    monkeypatch.setattr(exact, "TILE_COLS", tile)
     calls = []
     monkeypatch.setattr(UpperBlocks, "_rmatmul_mkl", lambda self, Bt, real=UpperBlocks._rmatmul_mkl: calls.append(1) or real(self, Bt))
     gen = torch.Generator().manual_seed(n)
@@ -81,10 +91,10 @@ def test_low_precision_blocks_multiply_like_their_stored_matrix(n, rows, mkl, st
     for _ in range(2):  # the second product reuses the widening buffer
         product = U.rmatmul(Bt)
         assert product.dtype == torch.float32 and product.shape == (5, n)
-        exact = Bt.cpu().double() @ A.cpu().double()
+        want = Bt.cpu().double() @ A.cpu().double()
         # The split vectors keep each entry to 2^-16 relative: 1e-4 of the sums of |terms|.
         scale = Bt.cpu().double().abs() @ A.cpu().double().abs()
-        assert bool(((product.cpu().double() - exact).abs() <= 1e-4 * scale + 1e-5).all())
+        assert bool(((product.cpu().double() - want).abs() <= 1e-4 * scale + 1e-5).all())
     expect_mkl = mkl and storage == torch.bfloat16 and mkl_bf16.applies(device, storage)
     assert len(calls) == (2 if expect_mkl else 0)
 
@@ -92,7 +102,6 @@ def test_low_precision_blocks_multiply_like_their_stored_matrix(n, rows, mkl, st
 @pytest.mark.parametrize("mkl", [True, False], ids=["mkl", "no-mkl"])
 @pytest.mark.parametrize("fast_bf16", [False, True], ids=["avx2-like", "amx-like"])
 def test_auto_stores_low_precision_from_bf16_min_nodes_on_any_cpu(monkeypatch, fast_bf16, mkl):
-    from ncut_widget.engine import exact
 
     monkeypatch.setattr(exact.mkl_bf16, "available", lambda: mkl)
     dtypes = {"auto": torch.bfloat16 if fast_bf16 else torch.float32, "float32": torch.float32, "bfloat16": torch.bfloat16}
@@ -121,7 +130,6 @@ def test_auto_stores_low_precision_from_bf16_min_nodes_on_any_cpu(monkeypatch, f
 def test_float32_pairs_stored_in_float16_round_only_the_storage(monkeypatch, planted_parts, device):
     """"auto" where bfloat16 is slow (AVX2 CPUs): float32 products, float16 affinities. Forced
     here on every machine by lowering BF16_MIN_NODES and reporting float32 as auto's dtype."""
-    from ncut_widget.engine import exact
 
     monkeypatch.setattr(exact, "BF16_MIN_NODES", 512)
     monkeypatch.setattr(exact, "scan_dtype", lambda device, precision: torch.float32)
@@ -152,7 +160,6 @@ def test_low_precision_storage_keeps_distances_past_float16s_range(monkeypatch, 
     value (65,504): between the passes they wait as ``d / gamma``, so they come back finite and
     the affinities match the float32 graph's (stored raw, they came back infinite: every
     affinity but the diagonal 0, the degrees off by 100%)."""
-    from ncut_widget.engine import exact
 
     monkeypatch.setenv(exact.mkl_bf16.ENV, mkl)
     monkeypatch.setattr(exact, "BF16_MIN_NODES", 512)  # "auto" stores 16 bits from here
@@ -175,7 +182,6 @@ def test_low_precision_storage_keeps_distances_past_float16s_range(monkeypatch, 
 
 @pytest.mark.parametrize("mkl", ["1", "0"], ids=["mkl", "no-mkl"])
 def test_bfloat16_pairs_keep_low_precision_affinities_and_their_degrees(planted_parts, device, mkl, monkeypatch):
-    from ncut_widget.engine import exact
 
     monkeypatch.setenv(exact.mkl_bf16.ENV, mkl)
     monkeypatch.setattr(exact, "BF16_STORE_MIN_NODES", 512)
@@ -272,7 +278,6 @@ def test_forced_bfloat16_pairs_match_the_dense_eigendecomposition(seed_shaped, d
     # float32-accumulated products and bfloat16 affinities: 9.0e-6, 1.0000 / 0.9984 / 0.9974,
     # 2.6e-3 (bfloat16's 8 bits weigh most on small graphs, which "auto" stores in float16 or
     # float32: exact.BF16_STORE_MIN_NODES). At 25,600 nodes: 0.99993 / 0.99990 at top-50.
-    from ncut_widget.engine import exact
 
     monkeypatch.setenv(exact.mkl_bf16.ENV, mkl)
     monkeypatch.setattr(exact, "BF16_STORE_MIN_NODES", 1024)  # the worst case: bfloat16 storage here
@@ -295,7 +300,6 @@ def test_float16_stored_float32_pairs_match_the_dense_eigendecomposition(seed_sh
     # affinities. Forced on every machine (BF16_MIN_NODES lowered, float32 as auto's dtype),
     # against the float64 dense solve of the float32 graph (measured: eigenvalues within 3.9e-6,
     # top-9/20/50 at 1.0000 / 0.99994 / 0.99994; float32 storage 1.2e-7 and 1.0000).
-    from ncut_widget.engine import exact
 
     monkeypatch.setattr(exact, "BF16_MIN_NODES", 1024)
     monkeypatch.setattr(exact, "scan_dtype", lambda device, precision: torch.float32)
@@ -312,7 +316,6 @@ def test_float16_stored_float32_pairs_match_the_dense_eigendecomposition(seed_sh
 def test_auto_keeps_float32_pairs_on_small_graphs(monkeypatch):
     # "auto" multiplies in bfloat16 only from BF16_MIN_NODES up (where it is fast at all);
     # an explicit "bfloat16" always does.
-    from ncut_widget.engine import exact
 
     used = []
     real = exact._pair_distances
@@ -331,7 +334,6 @@ def test_bfloat16_pairs_in_column_tiles_equal_whole_rows(monkeypatch):
     affinities of whole-row products. Small integer features, mirrored so their mean is exactly
     0: every product is then an exact integer sum whatever order a kernel adds in, so tilings
     must agree bit for bit, on any CPU or GPU."""
-    from ncut_widget.engine import exact
 
     gen = torch.Generator().manual_seed(0)
     half = torch.randint(-4, 5, (350, 48), generator=gen).float()
