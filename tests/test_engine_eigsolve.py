@@ -141,8 +141,9 @@ def test_step_limit_reports_not_converged(device):
 
 
 def test_a_cycle_checks_at_its_checkpoint_and_goes_on_before_restarting(monkeypatch, device):
-    # 1,200 nodes: a Rayleigh-Ritz check costs more than a quarter of a product here, so a cycle
-    # checks at KRYLOV_CHECK blocks and when full, nowhere else.
+    # 1,200 nodes: a Rayleigh-Ritz check costs more than half a block's product here, so a cycle
+    # checks at KRYLOV_CHECK blocks, every KRYLOV_RECHECK blocks after that and when full,
+    # nowhere else.
     S = normalized_affinity(1200, 2)
     k = 4
     p = eigsolve.kept_size(1200, k)
@@ -150,10 +151,13 @@ def test_a_cycle_checks_at_its_checkpoint_and_goes_on_before_restarting(monkeypa
     sizes = []
     real = eigsolve._rayleigh_ritz
     monkeypatch.setattr(eigsolve, "_rayleigh_ritz", lambda Vt, SVt, keep: sizes.append(Vt.shape[0]) or real(Vt, SVt, keep))
-    # Unreachable tolerance, one cycle: checked at the checkpoint, extended to the full basis
-    # (not restarted), checked again.
+    # Unreachable tolerance, one cycle: checked at the checkpoint and on the way, extended to the
+    # full basis (not restarted), checked there.
     one = solve(S, k, device, tol=1e-12, max_iter=1)
-    assert len(sizes) == 2 and checkpoint <= sizes[0] < checkpoint + eigsolve.KRYLOV_BLOCK and sizes[1] == cap
+    step = eigsolve.KRYLOV_RECHECK * eigsolve.KRYLOV_BLOCK
+    assert checkpoint <= sizes[0] < checkpoint + eigsolve.KRYLOV_BLOCK and sizes[-1] == cap
+    assert len(sizes) >= 3 and all(b - a == step for a, b in zip(sizes[:-2], sizes[1:-1], strict=True))
+    assert 0 < sizes[-1] - sizes[-2] <= step
     assert one.products == cap and not one.converged
     # Converged by the checkpoint: it stops there, without the remaining blocks.
     sizes.clear()
