@@ -44,7 +44,9 @@ def _principal_projection(
         return (X @ B).mul_(w[:, None]).sub_(mean @ B)
 
     def rows_t_times(Y: torch.Tensor) -> torch.Tensor:  # (centred rows).T @ Y
-        return (X.T @ (Y * w[:, None])).sub_(mean[:, None] * Y.sum(dim=0))
+        # As (Y.T @ X).T: MKL ran X.T @ Y for 8,192 x 768 rows and 8 columns 4x slower (12.2
+        # against 2.8 ms with AVX2 kernels), the transposed operand on the long side.
+        return ((Y * w[:, None]).T @ X).T.sub_(mean[:, None] * Y.sum(dim=0))
 
     basis = _orthonormal(torch.randn(X.shape[1], dims, generator=gen).to(X.device, X.dtype))
     for _ in range(_POWER_STEPS):
