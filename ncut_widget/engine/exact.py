@@ -52,7 +52,7 @@ VECTOR_PARTS = 2
 # memory once per product with the matrix instead of twice. One 16-column product with the
 # 25,600-node graph on an AMD EPYC (AVX2, 2 cores): float16 storage 0.30-0.31 s against
 # 0.38-0.41 s whole-block, float32 0.28 against 0.32-0.34 s (1,024 and 4,096 columns: within
-# 0.02 s of 2,048; 8,192: as slow as whole blocks).
+# 0.02 s of 2,048; 8,192: as slow as whole blocks). CPUs only.
 TILE_COLS = 2048
 
 
@@ -148,9 +148,11 @@ class UpperBlocks:
             r, width = U.shape
             mine = Bt[:, start : start + r]
             # Both products per tile of TILE_COLS columns, while it is in cache (16-bit tiles
-            # widened into the float32 buffer one at a time).
-            for c0 in range(0, width, TILE_COLS):
-                c1 = min(width, c0 + TILE_COLS)
+            # widened into the float32 buffer one at a time); on a GPU whole blocks, where each
+            # tile would cost kernel launches and no cache is that small.
+            step = TILE_COLS if self.device.type == "cpu" else width
+            for c0 in range(0, width, step):
+                c1 = min(width, c0 + step)
                 tile = self._widened(U[:, c0:c1])
                 sent[:, start + c0 : start + c1].addmm_(mine, tile)
                 below = max(c0, r)  # columns right of the diagonal square
