@@ -154,10 +154,12 @@ def test_a_cycle_checks_at_its_checkpoint_and_goes_on_before_restarting(monkeypa
     # Unreachable tolerance, one cycle: checked at the checkpoint and on the way, extended to the
     # full basis (not restarted), checked there.
     one = solve(S, k, device, tol=1e-12, max_iter=1)
-    step = eigsolve.KRYLOV_RECHECK * eigsolve.KRYLOV_BLOCK
-    assert checkpoint <= sizes[0] < checkpoint + eigsolve.KRYLOV_BLOCK and sizes[-1] == cap
-    assert len(sizes) >= 3 and all(b - a == step for a, b in zip(sizes[:-2], sizes[1:-1], strict=True))
-    assert 0 < sizes[-1] - sizes[-2] <= step
+    # (A block can come out short where directions drop as rounding noise: a check then waits for
+    # the first block that reaches its size.)
+    step, b = eigsolve.KRYLOV_RECHECK * eigsolve.KRYLOV_BLOCK, eigsolve.KRYLOV_BLOCK
+    assert checkpoint <= sizes[0] < checkpoint + b and sizes[-1] == cap
+    assert len(sizes) >= 3 and all(step <= y - x < step + b for x, y in zip(sizes[:-2], sizes[1:-1], strict=True))
+    assert 0 < sizes[-1] - sizes[-2] < step + b
     assert one.products == cap and not one.converged
     # Converged by the checkpoint: it stops there, without the remaining blocks.
     sizes.clear()
