@@ -30,7 +30,7 @@ TOL = 1e-5
 # enough for 5-20 eigenpairs of the seed-shaped cell graphs (149-164 products, one cycle); 50
 # eigenpairs of the 2,048-anchor cell graph of 25,600 nodes need 17 blocks from a random start,
 # so a cycle of 12 restarted (386 products, 114 ms on an AMD EPYC with AVX2) where 16 with a
-# check every 2 blocks converge in one (272 products, 86 ms). The 25,600-node exact graph
+# check every 2 blocks converge in one (272 products, 78-86 ms). The 25,600-node exact graph
 # converges in one cycle either way (224 products).
 KRYLOV_BLOCK = 16
 KRYLOV_CHECK = 8
