@@ -41,15 +41,16 @@ def dense_distances(X: torch.Tensor, distance: str) -> torch.Tensor:
     return D.fill_diagonal_(0)
 
 
-# Column tiles of the products (exact.TILE_COLS): whole blocks, and tiles that end inside, on
-# and across the diagonal squares' edges (rows 128 / 256 / 1001 against tiles of 100 and 64).
+# Column tiles of the eigensolver's products (exact.EIG_TILE_COLS): whole blocks, and tiles
+# that end inside, on and across the diagonal squares' edges (rows 128 / 256 / 1001 against
+# tiles of 100 and 64).
 TILES = [2048, 100, 64]
 
 
 @pytest.mark.parametrize("tile", TILES)
 @pytest.mark.parametrize("n, rows", [(700, 128), (700, 700), (1001, 256), (5, 2)])
 def test_upper_blocks_multiply_like_the_dense_matrix(n, rows, tile, device, monkeypatch):
-    monkeypatch.setattr(exact, "TILE_COLS", tile)
+    monkeypatch.setattr(exact, "EIG_TILE_COLS", tile)
     gen = torch.Generator().manual_seed(n)
     A = torch.randn(n, n, generator=gen)
     A = (A + A.T).to(device)
@@ -77,7 +78,7 @@ def test_low_precision_blocks_multiply_like_their_stored_matrix(n, rows, tile, m
     if mkl and not mkl_bf16.available():
         pytest.skip("torch here carries no MKL bfloat16 product (arm64 builds have no MKL)")
     monkeypatch.setenv(mkl_bf16.ENV, "1" if mkl else "0")
-    monkeypatch.setattr(exact, "TILE_COLS", tile)
+    monkeypatch.setattr(exact, "EIG_TILE_COLS", tile)
     calls = []
     monkeypatch.setattr(UpperBlocks, "_rmatmul_mkl", lambda self, Bt, real=UpperBlocks._rmatmul_mkl: calls.append(1) or real(self, Bt))
     gen = torch.Generator().manual_seed(n)

@@ -33,7 +33,7 @@ BF16_MIN_NODES = 8192
 # Rows per block. 512 x 25,600 float32 (52 MB) blocks keep each matrix product large enough to
 # run at full speed and the per-block Python overhead (~100 blocks per product) negligible.
 BLOCK_ROWS = 512
-# Columns per bfloat16 product tile (see _pair_distances).
+# Columns per bfloat16 pair-product tile (see _pair_distances).
 TILE_COLS = 8192
 # Storage of the affinities where they need not be float32 (storage_dtype).
 LOW_STORAGE = torch.float16
@@ -47,13 +47,14 @@ BF16_STORE_MIN_NODES = 16384
 # bfloat16-stored blocks (mkl_bf16.split): two keep each entry to 2^-16, far below the
 # blocks' own rounding (2^-8); three gave the same eigenpairs at 25,600 nodes, 20% slower.
 VECTOR_PARTS = 2
-# Columns of a block the eigensolver's two products take at a time (UpperBlocks.rmatmul): a
+# Columns of a block the eigensolver's two products take at a time (UpperBlocks.rmatmul; the
+# pair products have their own TILE_COLS above): a
 # 512 x 2,048 float32 tile (4 MB) stays in cache between them, so each block is read from
 # memory once per product with the matrix instead of twice. One 16-column product with the
 # 25,600-node graph on an AMD EPYC (AVX2, 2 cores): float16 storage 0.30-0.31 s against
 # 0.38-0.41 s whole-block, float32 0.28 against 0.32-0.34 s (1,024 and 4,096 columns: within
 # 0.02 s of 2,048; 8,192: as slow as whole blocks). CPUs only.
-TILE_COLS = 2048
+EIG_TILE_COLS = 2048
 
 
 def pair_dtype(n: int, device: torch.device | str, precision: str | None) -> torch.dtype:
@@ -135,7 +136,7 @@ class UpperBlocks:
         every row below (``U[:, r:] @ B[below]``, in column layout). Those two forms ran
         fastest of the four layouts on 2 cores at 16 columns (0.25 s against 0.27 s for a
         float32 product at 25,600 nodes; AVX2: 0.29 s against 0.35 s). Both run tile by tile
-        (``TILE_COLS``), so the second reads the tile from cache.
+        (``EIG_TILE_COLS``), so the second reads the tile from cache.
         """
         if mkl_bf16.applies(self.device, self.storage):
             return self._rmatmul_mkl(Bt)
@@ -147,10 +148,10 @@ class UpperBlocks:
         for start, U in zip(self.starts, self.blocks, strict=True):
             r, width = U.shape
             mine = Bt[:, start : start + r]
-            # Both products per tile of TILE_COLS columns, while it is in cache (16-bit tiles
+            # Both products per tile of EIG_TILE_COLS columns, while it is in cache (16-bit tiles
             # widened into the float32 buffer one at a time); on a GPU whole blocks, where each
             # tile would cost kernel launches and no cache is that small.
-            step = TILE_COLS if self.device.type == "cpu" else width
+            step = EIG_TILE_COLS if self.device.type == "cpu" else width
             for c0 in range(0, width, step):
                 c1 = min(width, c0 + step)
                 tile = self._widened(U[:, c0:c1])
