@@ -122,9 +122,20 @@ def test_cells_are_near_anchors_and_anchors_find_themselves(seed_shaped, device)
     assert torch.equal(own[anchors], torch.arange(len(anchors))) and bool((own_d[anchors] == 0).all())
     full = (1 - P @ P[anchors].T).clamp_min(0)
     assert torch.allclose(own_d, full.gather(1, own[:, None]).squeeze(1), atol=1e-5)
-    # Chosen in 64 of 768 directions: never far from the nearest anchor in the full space.
+    # Chosen in the leading 32 of 768 directions: never far from the nearest anchor in the full space.
     nearest = full.min(dim=1).values
     assert bool((own_d <= nearest + 0.25 * float(full.mean())).all())
+    # The basis comes by decreasing variance, and each pick is the nearest anchor (to float32
+    # rounding) in its leading nearest_dims directions, not in all SCAN_DIMS.
+    spread = red.proj.pow(2).sum(0)
+    assert bool((spread[:-1] >= spread[1:]).all())
+    lead = red.nearest_dims
+    assert lead == nys.NEAREST_DIMS < nys.SCAN_DIMS
+    D = torch.cdist(coords[:, :lead].double(), red.proj[:, :lead].double()).pow(2)
+    excess = D.gather(1, own[:, None]).squeeze(1) - D.min(dim=1).values
+    assert float(excess.max()) <= 1e-5 * float(D.mean())
+    D_all = torch.cdist(coords.double(), red.proj.double()).pow(2)
+    assert not torch.equal(own, D_all.argmin(dim=1))  # the choice differs from the 64-direction one
     # The coordinates and residuals split each centred row's length exactly.
     Pc = P - red.center
     assert torch.allclose(coords, Pc @ red.basis, atol=1e-5)
@@ -212,9 +223,10 @@ def test_bfloat16_scan_picks_within_its_rounding_of_the_nearest(seed_shaped, dev
     exact = Pc @ red.basis
     assert bool(((coords - exact).norm(dim=1) <= 2**-7 * Pc.norm(dim=1)).all())
     assert torch.allclose(coords.pow(2).sum(1) + resid, Pc.pow(2).sum(1), atol=1e-5)
-    D = torch.cdist(exact.double(), red.proj.double()).pow(2)
+    lead = red.nearest_dims  # the scan compares the leading NEAREST_DIMS directions
+    D = torch.cdist(exact[:, :lead].double(), red.proj[:, :lead].double()).pow(2)
     excess = D.gather(1, own[:, None]).squeeze(1) - D.min(dim=1).values
-    scale = exact.double().pow(2).sum(1) + red.proj.double().pow(2).sum(1)[own]
+    scale = exact[:, :lead].double().pow(2).sum(1) + red.proj[:, :lead].double().pow(2).sum(1)[own]
     assert bool((excess <= 2**-7 * scale).all()), float((excess / scale).max())
     # The distance returned is the full-space one to the anchor picked.
     full = (1 - P @ P[anchors].T).clamp_min(0)
