@@ -257,3 +257,23 @@ def test_split_parts_carry_a_length_past_one_rounding(dtype):
         assert bool((parts[:, 1] == 0).all())
     else:  # one rounding alone is 2^-9 off
         assert float(((v.to(dtype).float() - v).abs() / v).max()) > 2**-10
+
+
+def test_cells_from_the_leading_directions_keep_the_dense_solve(seed_shaped, monkeypatch, device):
+    """Cells chosen in the leading NEAREST_DIMS (32) directions, the extension in all SCAN_DIMS:
+    as close to the dense solve as cells chosen in all 64 (the parts, and the 16 per-image
+    eigenvectors' span), and the same eigenvalues to the cell graph's accuracy."""
+    X, ref_vals, ref_vecs = seed_shaped
+
+    def fit() -> tuple[torch.Tensor, torch.Tensor]:
+        return Ncut(n_eig=25, n_sample=512, denoise=0, scan_precision="float32", device=device).fit_transform(X.to(device))
+
+    vecs, vals = fit()
+    monkeypatch.setattr(nys, "NEAREST_DIMS", nys.SCAN_DIMS)
+    vecs64, vals64 = fit()
+    assert not torch.equal(vecs, vecs64)  # the cells did change
+    for k, floor in ((9, 0.999), (25, 0.88)):
+        ours, wide = mean_principal_cosine(vecs[:, :k], ref_vecs[:, :k]), mean_principal_cosine(vecs64[:, :k], ref_vecs[:, :k])
+        assert ours >= floor and ours >= wide - 0.01, (k, ours, wide)
+    err, err64 = (float((v[:25].double() - ref_vals[:25]).abs().max()) for v in (vals, vals64))
+    assert err <= max(1.5 * err64, 1e-3), (err, err64)
