@@ -10,10 +10,11 @@ Two paths:
   it from 8,192 nodes: 0.65 GB; ``exact.py``), and the top eigenpairs of ``D^-1/2 W D^-1/2``
   are found by block Krylov iteration to a residual tolerance (``eigsolve.py``).
 * Nystrom (``n_sample < N``): ``n_sample`` anchors by farthest point sampling. Each node joins
-  the cell of its nearest anchor (searched in the anchors' top 64 principal directions), so
+  the cell of its nearest anchor (searched in the anchors' top 32 principal directions), so
   anchor ``a`` stands for ``c_a`` nodes; the cell-aggregated anchor graph is solved (which undoes
   FPS's bias against dense regions and keeps the eigenvalues those of the whole graph), then
-  every node's values come from Nystrom's formula over all anchors (``nystrom.py``). Memory is
+  every node's values come from Nystrom's formula over all anchors, compared in the top 64
+  directions (``nystrom.py``). Memory is
   ``O(N * (C + 64 + n_eig) + chunk_size * n_sample + n_sample^2)``: never ``N x N``.
 
 Before either path allocates its quadratic buffers, their size is checked against the memory
