@@ -115,7 +115,7 @@ SCAN_DIMS = 64
 # 0.9474 / 0.6900; 25,600: 0.9989 / 0.8240 / 0.8113 -> 0.9990 / 0.8164 / 0.8199, planted parts
 # 0.9996 -> 0.9997; real DINOv2 features (25,600 nodes) 0.9957 / 0.9964 / 0.9870 -> 0.9957 /
 # 0.9966 / 0.9862. 16 directions lost more (25,600: 0.8023 at top-20; DINOv2 0.9951). The scan's
-# product halves: K = 35 instead of 67 columns.
+# product halves: 34 float32 columns instead of 66 (36 instead of 68 in bfloat16).
 NEAREST_DIMS = 32
 # Subspace-iteration steps towards the anchors' top principal directions.
 _POWER_STEPS = 3
