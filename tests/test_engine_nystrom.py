@@ -261,8 +261,11 @@ def test_split_parts_carry_a_length_past_one_rounding(dtype):
 
 def test_cells_from_the_leading_directions_keep_the_dense_solve(seed_shaped, monkeypatch, device):
     """Cells chosen in the leading NEAREST_DIMS (32) directions, the extension in all SCAN_DIMS:
-    as close to the dense solve as cells chosen in all 64 (the parts, and the 16 per-image
-    eigenvectors' span), and the same eigenvalues to the cell graph's accuracy."""
+    the parts as close to the dense solve as with cells chosen in all 64, the 16 per-image
+    eigenvectors' span above the floor of test_nystrom_matches_the_dense_solve, and the
+    eigenvalues as accurate (the check that fails with 2 or 8 directions: 2.8x and 7x the error).
+    The top-25 span is no ranking of cell choices: 2 directions gave a closer one (0.935) than
+    32 or 64 (0.910 / 0.912), so only its floor is asserted."""
     X, ref_vals, ref_vecs = seed_shaped
 
     def fit() -> tuple[torch.Tensor, torch.Tensor]:
@@ -272,8 +275,8 @@ def test_cells_from_the_leading_directions_keep_the_dense_solve(seed_shaped, mon
     monkeypatch.setattr(nys, "NEAREST_DIMS", nys.SCAN_DIMS)
     vecs64, vals64 = fit()
     assert not torch.equal(vecs, vecs64)  # the cells did change
-    for k, floor in ((9, 0.999), (25, 0.88)):
-        ours, wide = mean_principal_cosine(vecs[:, :k], ref_vecs[:, :k]), mean_principal_cosine(vecs64[:, :k], ref_vecs[:, :k])
-        assert ours >= floor and ours >= wide - 0.01, (k, ours, wide)
+    ours, wide = mean_principal_cosine(vecs[:, :9], ref_vecs[:, :9]), mean_principal_cosine(vecs64[:, :9], ref_vecs[:, :9])
+    assert ours >= 0.999 and ours >= wide - 1e-3, (ours, wide)
+    assert mean_principal_cosine(vecs[:, :25], ref_vecs[:, :25]) >= 0.88
     err, err64 = (float((v[:25].double() - ref_vals[:25]).abs().max()) for v in (vals, vals64))
     assert err <= max(1.5 * err64, 1e-3), (err, err64)
