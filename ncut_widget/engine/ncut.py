@@ -170,7 +170,7 @@ class Ncut:
         n = X.shape[0]
         if self.n_eig >= n:
             raise ValueError(f"n_eig ({self.n_eig}) must be smaller than the number of nodes ({n})")
-        self._check_fit_memory(n, X.shape[1])
+        self._check_fit_memory(n, X.shape[1], copied=X.device != self.device)
         X = X.to(self.device)
         # Squared distances do not change under a shift, but |x|^2 + |y|^2 - 2<x, y> in float32
         # loses the digits a large common offset carries: euclidean features are centred.
@@ -264,13 +264,16 @@ class Ncut:
             )
         return res.values, res.vectors
 
-    def _check_fit_memory(self, n: int, c: int) -> None:
-        """Refuse, before any quadratic allocation, a fit that would exceed the memory budget."""
+    def _check_fit_memory(self, n: int, c: int, copied: bool = False) -> None:
+        """Refuse, before any quadratic allocation, a fit that would exceed the memory budget.
+        ``copied``: the features are copied to the device first (e.g. from the CPU to a GPU),
+        where that copy counts too."""
         k = self.n_eig
+        copy = 4 * n * c if copied else 0
         if self.n_sample >= n:
             storage = self._exact_storage(n)
             check_memory(
-                exact_fit_bytes(n, c, k, storage),
+                exact_fit_bytes(n, c, k, storage) + copy,
                 self.device,
                 what=(
                     f"the exact path (n_sample={self.n_sample} >= {n} nodes: a dense {n} x {n} "
@@ -281,7 +284,7 @@ class Ncut:
             return
         m = self.n_sample
         check_memory(
-            nystrom_fit_bytes(n, c, k, m, self.chunk_size),
+            nystrom_fit_bytes(n, c, k, m, self.chunk_size) + copy,
             self.device,
             what=f"the Nystrom path ({m} anchors: a dense {m} x {m} anchor graph, {min(self.chunk_size, n)} x {m} scan blocks)",
             advice=lambda budget: self._fit_advice(n, c, budget),
@@ -430,9 +433,10 @@ class Ncut:
             what=f"transform on the exact path ({rows} rows x {n_fit} fitted nodes per chunk)",
             advice=lambda budget: f"Set chunk_size <= {max(1, budget // (8 * n_fit))} on this model.",
         )
-        A = self._anchor_feats
+        # A portable model (scale.portable_ncut) holds its tensors on the CPU whatever its device.
+        A = self._anchor_feats.to(self.device)
         F = self.anchor_eigvecs_.to(self.device)
-        inv_sqrt_deg = self._anchor_degree.rsqrt()
+        inv_sqrt_deg = self._anchor_degree.to(self.device).rsqrt()
         lam = self.eigenvalues_.to(self.device).clamp_min(1e-12)
         out = torch.empty((Q.shape[0], self.n_eig), dtype=torch.float32)
         report = scaled(self._report, "extend to nodes")

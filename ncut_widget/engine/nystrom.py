@@ -192,7 +192,8 @@ class PreparedRows:
         """
         raw = self.X[sl].to(out.device, torch.float32)
         buf = aff.prepare(raw, self.distance, out=out[: raw.shape[0]])
-        return buf if self.center is None else buf.sub_(self.center)
+        # The centre lies with X, which may be the CPU when out is on a GPU (a transform of CPU rows).
+        return buf if self.center is None else buf.sub_(self.center.to(buf.device))
 
 
 @dataclass
@@ -478,12 +479,15 @@ def _cell_sums(cells: torch.Tensor, values: torch.Tensor, m: int) -> torch.Tenso
     so the same bits, on every run and device. ``index_add_`` on CUDA adds with float atomics,
     whose order (and so the last bits of the cell graph and every eigenvector) changes per run.
     """
+    # On the CPU (N x 3 numbers): a GPU runs this cumsum along the rows as a serial loop.
+    device = values.device
+    cells, values = cells.cpu(), values.cpu()
     order = torch.sort(cells, stable=True).indices
     running = torch.zeros((cells.shape[0] + 1, values.shape[1]), dtype=torch.float64, device=values.device)
     torch.cumsum(values[order].double(), dim=0, out=running[1:])
     counts = torch.bincount(cells, minlength=m)
     ends = counts.cumsum(0)
-    return running[ends] - running[ends - counts]
+    return (running[ends] - running[ends - counts]).to(device)
 
 
 def column_shares(cells: torch.Tensor, smoothed: torch.Tensor, mass: torch.Tensor, denoise: float) -> torch.Tensor:
@@ -626,10 +630,12 @@ def extend(
         u = sums[:, 1 : k + 1].mul_(deg.sqrt().unsqueeze(1)).div_(den)
         if M is not None:
             u.mul_(keep).addcmul_(M[j], share)
-        same = dj == 0  # a row identical to an anchor takes that anchor's values
-        if anchor_out is not None and bool(same.any()):
-            u[same] = anchor_out[j[same]]
         out[start : start + r] = u.cpu()
         if progress is not None:
             progress(min(start + chunk_size, n), n)
+    if anchor_out is not None:
+        # A row identical to an anchor takes that anchor's values: found once for all rows, on
+        # the CPU output (no check per chunk, which on a GPU would wait for each chunk).
+        same = torch.nonzero(own_d == 0).squeeze(1)
+        out[same.cpu()] = anchor_out.to("cpu", torch.float32)[own_idx[same].cpu()]
     return out
