@@ -59,7 +59,7 @@ def _orthonormal(Y: torch.Tensor) -> torch.Tensor:
 
 
 def _fps_torch(P: torch.Tensor, n_sample: int, first: int) -> torch.Tensor:
-    """Plain FPS loop: used on CUDA (each step is one fused pass) or when fpsample is missing."""
+    """Plain FPS loop, on ``P``'s device: used when fpsample is missing."""
     n = P.shape[0]
     picked = torch.empty(n_sample, dtype=torch.long, device=P.device)
     min_d2 = torch.full((n,), float("inf"), device=P.device)
@@ -95,16 +95,16 @@ def farthest_point_sampling(
     """Pick ``n_sample`` well-spread rows of ``X`` by farthest point sampling.
 
     FPS runs on the top principal directions of ``X`` over a seeded uniform pre-draw of
-    ``4 * n_sample`` candidates (all rows when ``N`` is smaller). On the CPU it uses
-    ``fpsample``'s bucket FPS when installed, else a torch loop (also used on CUDA). Every random
-    draw comes from a ``torch.Generator`` seeded with ``seed``: the global RNG is neither read
-    nor changed.
+    ``4 * n_sample`` candidates (all rows when ``N`` is smaller). The projection runs on
+    ``device``, the picks on the CPU: ``fpsample``'s bucket FPS when installed, else a torch
+    loop. Every random draw comes from a ``torch.Generator`` seeded with ``seed``: the global
+    RNG is neither read nor changed.
 
     Args:
         X: ``(N, C)`` float tensor of node features.
         n_sample: how many rows to pick; ``n_sample >= N`` returns ``arange(N)``.
         seed: picks the candidates and the first point; same input and seed give the same indices.
-        device: where to run the projection and the torch loop (defaults to ``X.device``).
+        device: where to run the projection (defaults to ``X.device``).
 
     Returns:
         ``(min(n_sample, N),)`` int64 tensor of distinct row indices on the CPU.
@@ -124,8 +124,7 @@ def farthest_point_sampling(
     first = int(torch.randint(n_draw, (1,), generator=gen))
     scale = None if scale is None else scale.to(dev, torch.float32)
     P = _principal_projection(raw.to(dev, torch.float32), _FPS_DIMS, gen, scale)
-    if dev.type == "cpu":
-        local = _fps_cpu(P, n_sample, first)
-    else:
-        local = _fps_torch(P, n_sample, first)
+    # The picks on the CPU whatever the device: P is small (at most 4 * n_sample x 8), and on a
+    # GPU each step of the loop waits for the device (2,048 waits for a fit's anchors).
+    local = _fps_cpu(P.cpu(), n_sample, first)
     return cand[local]
