@@ -28,8 +28,9 @@ def neighbor_preservation(
     Returns:
         A float in ``[0, 1]``; a random layout scores about ``k / N``.
     """
-    E = F.normalize(as_node_matrix(eigvecs, "eigvecs"), dim=1)
-    Y = as_node_matrix(X_3d, "X_3d")
+    # On the CPU both: the two may come from different devices (CUDA eigenvectors, a CPU layout).
+    E = F.normalize(as_node_matrix(eigvecs, "eigvecs").cpu(), dim=1)
+    Y = as_node_matrix(X_3d, "X_3d").cpu()
     n = E.shape[0]
     if Y.shape[0] != n:
         raise ValueError(f"eigvecs has {n} rows but X_3d has {Y.shape[0]}")
