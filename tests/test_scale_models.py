@@ -96,6 +96,23 @@ def test_fitted_ncut_pickles_small_and_travels(data):
     assert callable(model.progress)
 
 
+@pytest.mark.parametrize("distance", ["cosine", "euclidean"])
+@pytest.mark.parametrize("n_sample", [400, 1000], ids=["nystrom", "exact"])
+def test_portable_ncut_computes_on_its_device(data, device, n_sample, distance):
+    # portable_ncut keeps every tensor on the CPU and computes on the device it is given: the
+    # transform moves what it needs there (anchor features, degrees, centre), for CPU rows too.
+    X, _, _ = data
+    model = Ncut(n_eig=5, n_sample=n_sample, distance=distance, device=device).fit(X[:800].to(device))
+    assert model.exact_ == (n_sample >= 800)
+    travelled = pickle.loads(pickle.dumps(portable_ncut(model, device)))
+    rows = X[:1500]
+    want = _vecs(model.transform(rows.to(device)))
+    for given in (rows, rows.numpy()):
+        got = _vecs(travelled.transform(given))
+        assert got.device.type == "cpu"
+        assert float((got - want).abs().max()) <= 1e-5 * float(want.abs().max())
+
+
 def test_lazy_transform_rejects_bad_inputs(data):
     X, model, _ = data
     with pytest.raises(ValueError, match="fitted on 48"):
@@ -148,6 +165,19 @@ def test_fitted_tsne_coloring_reproduces_tsne_color(data):
     assert np.abs(lazy_rgb.compute(scheduler="threads") - eager_rgb.numpy()).max() <= 1e-5
     assert 0.0 <= float(eager_rgb.min()) and float(eager_rgb.max()) <= 1.0
     assert len(pickle.dumps(fitted)) < 4 * 300 * (12 + 3) + 16_000
+
+
+def test_fit_coloring_checks_itself_on_its_device(data, device):
+    # fit_coloring checks its fitted form against the coloring on the coloring's device (another
+    # device's rounding may pick another near-tied anchor); the fitted form moved there agrees.
+    _, _, ref = data
+    fit = ref[:2000]
+    fitted, X_3d, _ = fit_coloring(fit, "tsne", num_sample=200, knn=10, device=device, seed=0, n_iter=40)
+    want_3d, _ = tsne_color(fit, num_sample=200, knn=10, device=device, seed=0, n_iter=40)
+    assert torch.equal(X_3d, want_3d)
+    placed, _ = fitted.to(device).transform(fit)
+    not_anchor = (torch.nn.functional.normalize(fit, dim=1) @ fitted.anchors.T).amax(1) < 1 - 1e-6
+    assert float((placed - want_3d)[not_anchor].abs().max()) < 1e-4
 
 
 def test_fitted_pca_coloring_is_the_affine_map(data):
