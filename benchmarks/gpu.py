@@ -3,8 +3,10 @@
     .venv/bin/python benchmarks/gpu.py                       # CUDA, 1,000,000 x 768
     .venv/bin/python benchmarks/gpu.py --device cpu --n 20000   # the same script as a CPU smoke run
 
-Without a CUDA device the default run says so and exits 0 (nothing to measure); ``--device cpu``
-runs the same measurements on the CPU (meant at a small ``--n``).
+Without a CUDA device the default run says so and exits 0 (nothing to measure), or 1 where
+``nvidia-smi`` finds a GPU that torch cannot use (e.g. a driver older than torch's CUDA needs):
+a GPU run that measured nothing must not pass for one. ``--device cpu`` runs the same
+measurements on the CPU (meant at a small ``--n``).
 
 Features: ``planted_patch_features`` (seed-shaped: images at 16x16 and 32x32 patches, 768 dims,
 planted parts), as many images as ``--n`` needs, cut to ``--n`` rows, moved to the device before
@@ -20,7 +22,8 @@ timing. Prints:
    default (Nystrom) fit against the exact path (``n_sample >= N``), mean principal cosine of the
    top-9 / 20 / 50 eigenvectors and the largest eigenvalue difference.
 
-Every line carries the device, torch's CPU capability and the load average.
+The header line gives the device (a GPU's name, memory and compute capability), torch's CPU
+capability, the dtype the scan multiplies in there at ``"auto"`` and the load average.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import shutil
 import statistics
 import sys
 import time
@@ -41,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 from ncut_widget.color import tsne_color  # noqa: E402
 from ncut_widget.engine.ncut import Ncut  # noqa: E402
+from ncut_widget.engine.propagate import scan_dtype  # noqa: E402
 from ncut_widget.engine.synthetic import planted_patch_features  # noqa: E402
 
 GOAL_S = 0.5  # issue 12: 1,000,000 x 768, 50 eigenvectors, on a GPU
@@ -109,12 +114,14 @@ def header(device: torch.device) -> str:
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
         total = torch.cuda.get_device_properties(device).total_memory / 2**30
-        where = f"{name} ({total:.0f} GiB), CUDA {torch.version.cuda}"
+        major, minor = torch.cuda.get_device_capability(device)
+        where = f"{name} ({total:.0f} GiB, compute capability {major}.{minor}), CUDA {torch.version.cuda}"
     else:
         where = f"CPU, {torch.get_num_threads()} torch threads"
+    scan = str(scan_dtype(device)).removeprefix("torch.")
     return (
         f"device: {where}; torch {torch.__version__}; cpu capability "
-        f"{torch.backends.cpu.get_cpu_capability()}; load {os.getloadavg()[0]:.2f}"
+        f"{torch.backends.cpu.get_cpu_capability()}; scan dtype at auto {scan}; load {os.getloadavg()[0]:.2f}"
     )
 
 
@@ -130,6 +137,10 @@ def main() -> int:
     args = parser.parse_args()
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
+        if shutil.which("nvidia-smi"):
+            print(f"nvidia-smi is here but torch {torch.__version__} (built for CUDA {torch.version.cuda}) "
+                  "cannot use the GPU (driver too old for it?): nothing was measured.")
+            return 1
         print(f"no CUDA device here (torch {torch.__version__}, built for CUDA {torch.version.cuda}): "
               "nothing to measure. Run with --device cpu --n 20000 for a CPU smoke run.")
         return 0
@@ -175,7 +186,8 @@ def main() -> int:
     if device.type == "cuda":
         print(f"peak device memory: {torch.cuda.max_memory_allocated(device) / 2**30:.2f} GiB "
               f"(features {X.numel() * 4 / 2**30:.2f} GiB)")
-    print(f"eigenvalues: first {float(vals[0]):.4f}, 9th {float(vals[8]):.4f}, last {float(vals[-1]):.4f}; "
+    ninth = min(8, len(vals) - 1)
+    print(f"eigenvalues: first {float(vals[0]):.4f}, #{ninth + 1} {float(vals[ninth]):.4f}, last {float(vals[-1]):.4f}; "
           f"converged {model.converged_}; eigenvectors {tuple(vecs.shape)} on {vecs.device.type}")
 
     # 2. tsne_color at defaults on those eigenvectors.
@@ -196,7 +208,7 @@ def main() -> int:
         exact_model = Ncut(n_eig=args.n_eig, n_sample=m, device=device)
         exact, exact_vals = exact_model.fit_transform(Xs)
         t_exact = time.perf_counter() - t
-        tops = [k for k in (9, 20, 50) if k <= args.n_eig]
+        tops = [k for k in (9, 20, 50) if k <= args.n_eig] or [args.n_eig]
         cos = "  ".join(f"top-{k} {principal_cosine(approx[:, :k], exact[:, :k]):.4f}" for k in tops)
         print(f"\ncloseness on a {m:,}-node subsample ({device.type}): defaults ({t_approx:.2f} s) vs the exact "
               f"path ({t_exact:.2f} s, converged {exact_model.converged_}): mean principal cosine {cos}; "
