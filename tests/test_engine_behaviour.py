@@ -12,7 +12,7 @@ import torch
 
 from ncut_widget.engine import affinity
 from ncut_widget.engine.eigsolve import SIGN_SUM_RATIO
-from ncut_widget.engine.ncut import Ncut
+from ncut_widget.engine.ncut import CPU_CHUNK_ROWS, GPU_CHUNK_ROWS, Ncut, default_chunk_size
 
 
 def mean_principal_cosine(A: torch.Tensor, B: torch.Tensor) -> float:
@@ -173,6 +173,20 @@ def test_nystrom_never_builds_an_n_by_n_matrix(X, monkeypatch, device):
     assert shapes, "the spy saw no pairwise block"
     assert all(max(r, c) <= 1024 for r, c in shapes), shapes  # gamma sample and anchor graph
     assert model.anchor_eigvecs_.shape == (300, 5)
+
+
+def test_default_chunk_size_per_device_and_the_gpu_one_forced(X, device):
+    # chunk_size=None: 2,048 rows on the CPU, 8,192 on a GPU (fewer kernel launches and waits).
+    assert default_chunk_size(torch.device("cpu")) == CPU_CHUNK_ROWS == 2048
+    assert default_chunk_size(torch.device("cuda", 0)) == GPU_CHUNK_ROWS == 8192
+    assert Ncut(device=device).chunk_size == default_chunk_size(device)
+    assert Ncut(chunk_size=100, device=device).chunk_size == 100
+    # Either default on this device gives the same fit up to float rounding (the chunks only
+    # split the rows): the GPU's chunk forced here, on 5,000 rows (two chunks of 2,048 or one).
+    ref, ref_vals = Ncut(n_eig=8, n_sample=400, chunk_size=CPU_CHUNK_ROWS, device=device).fit_transform(X)
+    big, big_vals = Ncut(n_eig=8, n_sample=400, chunk_size=GPU_CHUNK_ROWS, device=device).fit_transform(X)
+    assert torch.allclose(big_vals, ref_vals, rtol=1e-5, atol=1e-6)
+    assert torch.allclose(big, ref, atol=1e-4 * float(ref.abs().max()))
 
 
 def test_accepts_numpy_and_integer_features(device):
