@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ncut_widget.color import neighbor_preservation, tsne_color
+from ncut_widget.color import _common, neighbor_preservation, tsne_color
+from ncut_widget.color._common import propagation_rows
 from ncut_widget.engine.ncut import Ncut
 from ncut_widget.engine.synthetic import planted_patch_features
 
@@ -64,6 +65,22 @@ def test_sampled_layout_places_every_node(eigvecs, device):
     assert {c[0] for c in progress_calls} >= {"Coloring: t-SNE", "Coloring: placing nodes"}
     kept = neighbor_preservation(eigvecs, X_3d, n_probe=1000, k=10)
     assert kept > 0.15, kept
+
+
+def test_placing_chunks_per_device(eigvecs, device, monkeypatch):
+    # 2M elements per chunk on the CPU (cache-sized, reused blocks), 32M on a GPU (fewer
+    # launches and waits); the colouring asks for its device's.
+    assert propagation_rows(torch.device("cpu"), 2000) == (1 << 21) // 2000
+    assert propagation_rows(torch.device("cuda", 0), 2000) == (1 << 25) // 2000
+    seen = []
+
+    def spy(dev, m):
+        seen.append((torch.device(dev).type, m))
+        return propagation_rows(dev, m)
+
+    monkeypatch.setattr(_common, "propagation_rows", spy)
+    tsne_color(eigvecs.to(device), num_sample=300, knn=10, device=device)
+    assert seen == [(device.type, 300)]
 
 
 @pytest.mark.slow

@@ -136,7 +136,7 @@ class FittedColoring:
         if self.affine is not None:
             ones = torch.ones((Xn.shape[0], 1), dtype=torch.float64)
             return (torch.cat([Xn.double(), ones], dim=1) @ self.affine).float()
-        from ..color._common import _BLOCK_ELEMENTS, _propagation_weights
+        from ..color._common import _propagation_weights, propagation_rows
         from ..engine.propagate import knn_propagate
 
         m = self.anchors.shape[0]
@@ -147,7 +147,7 @@ class FittedColoring:
             n_neighbors=self.knn,
             weight_fn=_propagation_weights,
             device=self.device,
-            chunk_size=max(1, _BLOCK_ELEMENTS // m),
+            chunk_size=propagation_rows(self.device, m),
         )
 
     def rgb(self, X_3d: Any) -> torch.Tensor:
