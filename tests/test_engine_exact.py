@@ -227,6 +227,28 @@ def test_exact_affinity_is_every_pair_with_gamma_on_all_pairs(planted_parts, dis
     assert kept == gamma0
 
 
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+@pytest.mark.parametrize("tile", [300, 100], ids=["tiles-wider-than-rows", "rows-wider-than-tiles"])
+def test_build_tile_by_tile_equals_whole_blocks(planted_parts, precision, tile, monkeypatch, device):
+    # On a CPU both build passes take BUILD_TILE_COLS columns of a block at a time (at least the
+    # block's rows, so that its diagonal square lies in the first tile); forced narrow here so
+    # that every block spans several tiles, against whole blocks (one tile each).
+    X = planted_parts[0][:1500]
+    P = aff.prepare(X.to(device), "cosine")
+    gamma0 = aff.solve_gamma(aff.sample_distances(P, "cosine", seed=0), 0.3, len(P))
+    monkeypatch.setattr(exact, "BUILD_TILE_COLS", 10**9)
+    W1, g1, d1 = exact_affinity(P, "cosine", gamma0, 0.3, rows=256, precision=precision)
+    monkeypatch.setattr(exact, "BUILD_TILE_COLS", tile)
+    W2, g2, d2 = exact_affinity(P, "cosine", gamma0, 0.3, rows=256, precision=precision)
+    assert W2.storage == W1.storage
+    assert g2 == pytest.approx(g1, rel=1e-6)
+    dense1, dense2 = W1.to_dense().cpu(), W2.to_dense().cpu()
+    assert torch.equal(dense2.diagonal(), torch.ones(len(P)))  # every block's diagonal, once
+    tol = 1e-5 if W1.storage == torch.float32 else 2e-3
+    assert torch.allclose(dense2, dense1, rtol=tol, atol=1e-7)
+    assert torch.allclose(d2.cpu(), d1.cpu(), rtol=tol)
+
+
 def test_exact_path_stores_half_the_matrix():
     n = 25_600
     assert upper_bytes(n) < 0.52 * 4 * n * n

@@ -9,9 +9,10 @@ to ``W``. From ``BF16_MIN_NODES`` nodes on, ``"auto"`` stores the blocks in floa
 (:func:`storage_dtype`): 0.65 GB at 25,600 nodes; in bfloat16 where MKL multiplies bfloat16
 pairs (AMX CPUs), which the eigensolver's products then read as stored.
 
-Pass 1 computes the distances block by block and, while each block is in cache, the two sums
-of the Newton step that moves ``gamma`` from its sample estimate to the all-pairs target mean
-affinity. Pass 2 turns the stored distances into affinities in place and sums the degrees.
+Pass 1 computes the distances block by block, a tile of columns at a time on a CPU
+(``BUILD_TILE_COLS``), and while each tile is in cache the two sums of the Newton step that
+moves ``gamma`` from its sample estimate to the all-pairs target mean affinity. Pass 2 turns the
+stored distances into affinities in place, tile by tile, and sums the degrees.
 """
 
 from __future__ import annotations
@@ -35,6 +36,12 @@ BF16_MIN_NODES = 8192
 BLOCK_ROWS = 512
 # Columns per bfloat16 pair-product tile (see _pair_distances).
 TILE_COLS = 8192
+# Columns of a block both build passes take at a time on a CPU (exact_affinity): a 512 x 2,048
+# float32 tile (4 MB) stays in cache from its product through the clamp, the float16 copy and
+# the Newton step's sums, where whole blocks (52 MB at 25,600 nodes) went through memory for
+# each. Ten representative blocks of the 25,600-node graph (AMD EPYC, AVX2): 0.70-0.74 s
+# against 0.77-0.81 s, the same float16 bits. On a GPU whole blocks.
+BUILD_TILE_COLS = 2048
 # Storage of the affinities where they need not be float32 (storage_dtype).
 LOW_STORAGE = torch.float16
 # Fewest nodes for which the affinities of bfloat16 pairs multiplied by MKL are stored in
@@ -250,36 +257,49 @@ def exact_affinity(
     storage = storage_dtype(n, P.device, precision)
     starts = list(range(0, n, rows))
     r0 = min(rows, n)
-    # float16 storage: each block's distances land in one float32 block first, where pass 1's
-    # sums read them; the eigensolver widens the stored blocks into the same buffer later.
-    wide = None if storage == torch.float32 else torch.empty(r0 * n, dtype=torch.float32, device=P.device)
+    # Both passes go through each block a tile of columns at a time (BUILD_TILE_COLS on a CPU,
+    # at least the rows: the diagonal square lies in the first tile), computed into or widened
+    # into one float32 tile buffer.
+    step = min(n, max(BUILD_TILE_COLS, r0) if P.device.type == "cpu" else n)
+    tile_buf = torch.empty(r0 * step, dtype=torch.float32, device=P.device)
     # Below float32, the distances wait between the passes in float16 in units of the starting
     # gamma (d / gamma, ~0-20 on any features): raw squared euclidean distances pass float16's
     # largest value (65,504) on features of norm ~200 and would come back infinite (affinity 0).
     # An affinity stored in bfloat16 is written over its distance's float16 bits.
-    unit = 1.0 if wide is None else 1.0 / gamma
-    between = torch.float32 if wide is None else LOW_STORAGE
-    pair_distances = _pair_distances(P, distance, pair, rows, wide, scale=unit)
+    low = storage != torch.float32
+    unit = 1.0 / gamma if low else 1.0
+    between = LOW_STORAGE if low else torch.float32
+    pair_distances = _pair_distances(P, distance, pair, rows, tile_buf, scale=unit)
     total_steps = 2 * len(starts)
     blocks: list[torch.Tensor] = []
-    scratch = torch.empty(r0 * n, dtype=torch.float32, device=P.device) if d_gamma is not None else None
+    scratch = torch.empty(r0 * step, dtype=torch.float32, device=P.device) if d_gamma is not None else None
     total = slope = 0.0
     inv = -1.0 / (gamma * unit)
-    for step, start in enumerate(starts):
+    for b, start in enumerate(starts):
         r = min(rows, n - start)
-        sl = slice(start, start + r)
-        U = pair_distances(sl, start)
-        U[:, :r].fill_diagonal_(0.0)
-        blocks.append(U if wide is None else U.to(between))
+        U = torch.empty((r, n - start), dtype=between, device=P.device)
+        block_sum = block_dot = 0.0
+        for c0 in range(0, n - start, step):
+            c1 = min(n - start, c0 + step)
+            D = pair_distances(slice(start, start + r), start + c0, start + c1)
+            if c0 == 0:
+                D[:, :r].fill_diagonal_(0.0)
+            U[:, c0:c1].copy_(D)
+            if scratch is None:
+                continue
+            e = aff.scaled_exp_(D, inv, out=scratch[: D.numel()].view_as(D))
+            # Row sums in float32, added in float64 (a float64 sum of the tile converts it
+            # whole: 30x slower); sum(e * d) as one dot product, with no pass writing e * d.
+            block_sum += float(e.sum(dim=1).double().sum())
+            block_dot += float(torch.dot(e.view(-1), D.view(-1)))
+            if c0 == 0:  # the diagonal square counts once in the sums over the block and its mirror
+                square_sum, square_dot = e[:, :r].sum(dim=1), (e[:, :r] * D[:, :r]).sum(dim=1)
         if scratch is not None:
-            # Sum over the block and its mirror image: the diagonal square counts once.
-            e = aff.scaled_exp_(U, inv, out=scratch[: U.numel()].view_as(U))
-            # Row sums in float32, added in float64 (a float64 sum of the block converts it whole:
-            # 30x slower); sum(e * d) as one dot product, with no pass writing e * d.
-            total += _twice_off_diagonal(float(e.sum(dim=1).double().sum()), e[:, :r].sum(dim=1))
-            slope += _twice_off_diagonal(float(torch.dot(e.view(-1), U.view(-1))), (e[:, :r] * U[:, :r]).sum(dim=1))
+            total += _twice_off_diagonal(block_sum, square_sum)
+            slope += _twice_off_diagonal(block_dot, square_dot)
+        blocks.append(U)
         if progress is not None:
-            progress(step + 1, total_steps)
+            progress(b + 1, total_steps)
     del scratch
     if d_gamma is not None:
         mean = total / (n * n)
@@ -288,21 +308,24 @@ def exact_affinity(
             gamma = gamma * math.exp((d_gamma - mean) / dmean)
     inv = -1.0 / (gamma * unit)
     degree = torch.zeros(n, dtype=torch.float32, device=P.device)
-    for step, (start, U) in enumerate(zip(starts, blocks, strict=True)):
+    for b, (start, U) in enumerate(zip(starts, blocks, strict=True)):
         r = U.shape[0]
-        E = U if wide is None else wide[: U.numel()].view_as(U).copy_(U)
-        aff.scaled_exp_(E, inv)
-        if wide is not None:
-            # The degrees of the affinities as stored (rounded), so that the normalised graph's
-            # leading eigenvalue stays 1 to float32 rounding.
-            stored = blocks[step] = U if storage == between else U.view(storage)
-            E.copy_(stored.copy_(E))
-        degree[start : start + r] += E.sum(dim=1)
-        if start + r < n:
-            degree[start + r :] += E[:, r:].sum(dim=0)
+        stored = blocks[b] = U if storage == between else U.view(storage)
+        for c0 in range(0, U.shape[1], step):
+            c1 = min(U.shape[1], c0 + step)
+            E = U[:, c0:c1] if not low else tile_buf[: r * (c1 - c0)].view(r, c1 - c0).copy_(U[:, c0:c1])
+            aff.scaled_exp_(E, inv)
+            if low:
+                # The degrees of the affinities as stored (rounded), so that the normalised
+                # graph's leading eigenvalue stays 1 to float32 rounding.
+                E.copy_(stored[:, c0:c1].copy_(E))
+            degree[start : start + r] += E.sum(dim=1)
+            right = max(c0, r)  # columns right of the diagonal square stand for their mirror too
+            if right < c1:
+                degree[start + right : start + c1] += E[:, right - c0 :].sum(dim=0)
         if progress is not None:
-            progress(len(starts) + step + 1, total_steps)
-    return UpperBlocks(blocks, starts, n, wide), gamma, degree
+            progress(len(starts) + b + 1, total_steps)
+    return UpperBlocks(blocks, starts, n), gamma, degree
 
 
 def _pair_distances(
@@ -310,22 +333,22 @@ def _pair_distances(
     distance: str,
     dtype: torch.dtype,
     rows: int,
-    out: torch.Tensor | None = None,
+    out: torch.Tensor,
     scale: float = 1.0,
-) -> Callable[[slice, int], torch.Tensor]:
-    """``block(sl, start)``: the float32 distances of ``P[sl]`` (at most ``rows`` rows) to
-    ``P[start:]`` times ``scale``, multiplied in ``dtype`` (see :func:`exact_affinity`'s
-    ``precision``), in a new tensor or in a view of the flat float32 buffer ``out`` when given."""
-    n = len(P)
+) -> Callable[[slice, int, int], torch.Tensor]:
+    """``block(sl, c0, c1)``: the float32 distances of ``P[sl]`` (at most ``rows`` rows) to
+    ``P[c0:c1]`` times ``scale``, multiplied in ``dtype`` (see :func:`exact_affinity`'s
+    ``precision``), in a view of the flat float32 buffer ``out``."""
     if dtype == torch.float32:
         sq = aff.sq_norms(P, distance)
 
-        def exact_block(sl: slice, start: int) -> torch.Tensor:
-            U = None if out is None else out[: (sl.stop - sl.start) * (n - start)].view(sl.stop - sl.start, n - start)
-            norms = (sq[sl], sq[start:]) if sq is not None else ()
-            return aff.distances(P[sl], P[start:], distance, *norms, out=U, scale=scale)
+        def exact_block(sl: slice, c0: int, c1: int) -> torch.Tensor:
+            U = out[: (sl.stop - sl.start) * (c1 - c0)].view(sl.stop - sl.start, c1 - c0)
+            norms = (sq[sl], sq[c0:c1]) if sq is not None else ()
+            return aff.distances(P[sl], P[c0:c1], distance, *norms, out=U, scale=scale)
 
         return exact_block
+    n = len(P)
     half = scale * (0.5 if distance == "cosine" else 1.0)  # 1 - cos = |x - y|^2 / 2 on unit rows
     C = P - P.mean(dim=0)
     hsq = C.pow(2).sum(dim=1).mul_(half)
@@ -336,27 +359,25 @@ def _pair_distances(
     lowT = low.T.contiguous()
     # Columns in tiles of TILE_COLS, the odd-sized one first: oneDNN compiles a kernel for each
     # new product shape, and one shape per block (N / 512 of them) cost ~0.35 s of a cold call
-    # at 25,600 nodes; tiles need at most TILE_COLS / 512 + 2. One buffer for every tile: a fresh
-    # one per block is page-faulted in. MKL's products (mkl_bf16.applies) land in float32
-    # whole: no tiles, and no bfloat16 rounding of the products on top of their operands'.
+    # at 25,600 nodes; tiles need at most TILE_COLS / 512 + 2 (a CPU asks for BUILD_TILE_COLS at a
+    # time, one such tile). One buffer for every tile: a fresh one per block is page-faulted in.
+    # MKL's products (mkl_bf16.applies) land in float32 as asked for: no tiles of their own, and
+    # no bfloat16 rounding of the products on top of their operands'.
     mkl = mkl_bf16.applies(P.device, dtype)
     tile = None if mkl else torch.empty(min(rows, n) * min(TILE_COLS, n), dtype=dtype, device=P.device)
 
-    def block(sl: slice, start: int) -> torch.Tensor:
-        r, cols = sl.stop - sl.start, n - start
-        if out is None:
-            U = torch.empty((r, cols), dtype=torch.float32, device=P.device)
-        else:
-            U = out[: r * cols].view(r, cols)
+    def block(sl: slice, c0: int, c1: int) -> torch.Tensor:
+        r, cols = sl.stop - sl.start, c1 - c0
+        U = out[: r * cols].view(r, cols)
         if tile is None:
-            mkl_bf16.addmm_(U, low[sl], lowT[:, start:], beta=0.0)
+            mkl_bf16.addmm_(U, low[sl], lowT[:, c0:c1], beta=0.0)
         else:
             edges = [0, *range(cols % TILE_COLS or TILE_COLS, cols + 1, TILE_COLS)]
             for a, b in zip(edges[:-1], edges[1:], strict=True):
                 w = b - a
-                U[:, a:b].copy_(torch.mm(low[sl], lowT[:, start + a : start + b], out=tile[: r * w].view(r, w)))
+                U[:, a:b].copy_(torch.mm(low[sl], lowT[:, c0 + a : c0 + b], out=tile[: r * w].view(r, w)))
         # In place, same dtypes: a mixed-dtype add went through copies at 1.7x the time.
-        torch.add(hsq[start:], U, alpha=-2.0 * half, out=U)
+        torch.add(hsq[c0:c1], U, alpha=-2.0 * half, out=U)
         return U.add_(hsq[sl].unsqueeze(1)).clamp_min_(0)
 
     return block
