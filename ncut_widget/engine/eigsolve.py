@@ -111,6 +111,14 @@ def _apply(S: Any, Bt: torch.Tensor, scale: torch.Tensor | None) -> torch.Tensor
     return out if scale is None else out.mul_(scale)
 
 
+def _small_eigh(H: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``torch.linalg.eigh`` of a small symmetric float64 matrix (a block's Gram matrix, 16 x 16,
+    or the Rayleigh-Ritz projection, at most a few hundred square), on the CPU whatever ``H``'s
+    device: LAPACK takes microseconds to milliseconds there, where a GPU solver call is latency-
+    bound, and the callers read the eigenvalues on the host anyway. Returns CPU tensors."""
+    return torch.linalg.eigh(H.cpu())
+
+
 def _orthonormal_rows(Bt: torch.Tensor, Vt: torch.Tensor) -> torch.Tensor:
     """Rows of ``Bt`` made orthonormal to the rows of ``Vt`` and to each other; directions that were
     (numerically) inside ``span(Vt)`` or of the other rows are dropped.
@@ -128,13 +136,13 @@ def _orthonormal_rows(Bt: torch.Tensor, Vt: torch.Tensor) -> torch.Tensor:
     for rnd in range(2):
         B64 = Bt.double()  # a float64 Gram: a float32 one would square the block's condition number
         G = B64 @ B64.T
-        lam, U = torch.linalg.eigh(0.5 * (G + G.T))
+        lam, U = _small_eigh(0.5 * (G + G.T))
         # Round 1 drops what the projection left at rounding level (norm below _DEPENDENT);
         # round 2 only re-normalises (its Gram is the identity up to rounding).
         keep = lam > (_DEPENDENT**2 if rnd == 0 else 1e-3) * max(float(lam.max()), 0.0)
         if not bool(keep.any()):
             return Bt[:0]
-        Bt = ((U[:, keep] / lam[keep].sqrt()).T.to(Bt.dtype)) @ Bt
+        Bt = ((U[:, keep] / lam[keep].sqrt()).T.to(Bt.device, Bt.dtype)) @ Bt
         if Vt.shape[0] and rnd == 0:  # whitening mixes rounding-level parts of span(Vt) back in
             Bt = Bt - (Bt @ Vt.T) @ Vt
     return Bt.flip(0).contiguous()  # largest directions first (eigh sorts ascending)
@@ -147,10 +155,11 @@ def _rayleigh_ritz(
     float64 descending, vectors (keep, n), their images (keep, n), relative residual norms
     (keep,) float64)``. The small projected matrix is solved in float64."""
     H = (Vt @ SVt.T).double()
-    theta, U = torch.linalg.eigh(0.5 * (H + H.T))
-    theta, U = theta.flip(0)[:keep], U.flip(1)[:, :keep].to(Vt.dtype)
+    theta, U = _small_eigh(0.5 * (H + H.T))
+    theta = theta.flip(0)[:keep]
+    top = float(theta[0].abs()) or 1.0  # read on the host, before theta goes to Vt's device
+    theta, U = theta.to(Vt.device), U.flip(1)[:, :keep].to(Vt.device, Vt.dtype)
     Yt, SYt = U.T @ Vt, U.T @ SVt
-    top = float(theta[0].abs()) or 1.0
     res = (SYt - theta.to(Vt.dtype)[:, None] * Yt).norm(dim=1).double() / top
     return theta, Yt, SYt, res
 
