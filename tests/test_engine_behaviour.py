@@ -183,10 +183,12 @@ def test_default_chunk_size_per_device_and_the_gpu_one_forced(X, device):
     assert Ncut(chunk_size=100, device=device).chunk_size == 100
     # Either default on this device gives the same fit up to float rounding (the chunks only
     # split the rows): the GPU's chunk forced here, on 5,000 rows (two chunks of 2,048 or one).
+    # Products of other shapes may round otherwise and move a node between near-tied cells, so
+    # the check is the subspace and the eigenvalues, not the bits.
     ref, ref_vals = Ncut(n_eig=8, n_sample=400, chunk_size=CPU_CHUNK_ROWS, device=device).fit_transform(X)
     big, big_vals = Ncut(n_eig=8, n_sample=400, chunk_size=GPU_CHUNK_ROWS, device=device).fit_transform(X)
-    assert torch.allclose(big_vals, ref_vals, rtol=1e-5, atol=1e-6)
-    assert torch.allclose(big, ref, atol=1e-4 * float(ref.abs().max()))
+    assert torch.allclose(big_vals, ref_vals, atol=1e-4)
+    assert mean_principal_cosine(big, ref) >= 0.999
 
 
 def test_accepts_numpy_and_integer_features(device):

@@ -206,10 +206,11 @@ def upper_bytes(n: int, rows: int = BLOCK_ROWS, storage: torch.dtype = torch.flo
 
 
 def build_bytes(n: int, rows: int = BLOCK_ROWS, c: int = 0, storage: torch.dtype = torch.float32) -> int:
-    """Peak bytes of :func:`exact_affinity` beyond the ``(n, c)`` features: the stored half, one
-    block-sized scratch for the exponentials of pass 1 and a block of low-precision products,
-    for float16 storage the float32 block the distances land in first, and the centred copies
-    of the features the bfloat16 path multiplies (float32 and bfloat16)."""
+    """Peak bytes of :func:`exact_affinity` beyond the ``(n, c)`` features: the stored half, the
+    float32 tile the distances land in and its scratch for the exponentials of pass 1, a tile of
+    low-precision products, and the centred copies of the features the bfloat16 path multiplies
+    (float32 and bfloat16). The tiles are counted block-sized, as on a GPU; a CPU's are
+    ``BUILD_TILE_COLS`` wide, so there this is an upper bound."""
     r = min(rows, n)
     return upper_bytes(n, rows, storage) + 6 * r * n + 6 * n * c
 
@@ -364,7 +365,8 @@ def _pair_distances(
     # MKL's products (mkl_bf16.applies) land in float32 as asked for: no tiles of their own, and
     # no bfloat16 rounding of the products on top of their operands'.
     mkl = mkl_bf16.applies(P.device, dtype)
-    tile = None if mkl else torch.empty(min(rows, n) * min(TILE_COLS, n), dtype=dtype, device=P.device)
+    # No wider than what the caller asks for at a time (out's size).
+    tile = None if mkl else torch.empty(min(rows, n) * min(TILE_COLS, n, out.numel() // min(rows, n)), dtype=dtype, device=P.device)
 
     def block(sl: slice, c0: int, c1: int) -> torch.Tensor:
         r, cols = sl.stop - sl.start, c1 - c0
