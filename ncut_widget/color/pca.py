@@ -7,12 +7,14 @@ from typing import Any
 import torch
 
 from ..engine.checks import check_int
+from ..engine.precision import full_float32
 from ..engine.sampling import farthest_point_sampling
 from ..progress import ProgressFn, resolve_progress
 from ._common import check_color_inputs
 from .rgb import quantile_rgb
 
 
+@full_float32
 @torch.no_grad()
 def pca_color(
     eigvecs: Any,

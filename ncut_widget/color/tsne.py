@@ -10,6 +10,7 @@ import torch
 
 from ..engine.checks import check_int
 from ..engine.memory import check_memory, largest_fitting
+from ..engine.precision import full_float32
 from ..progress import ProgressFn, resolve_progress
 from ._common import check_color_inputs, layout_all
 from .knn_graph import _BLOCK_ELEMENTS as _KNN_BLOCK_ELEMENTS
@@ -28,6 +29,7 @@ _NEIGHBORS_PER_PERPLEXITY = 3
 _BLOCK_ELEMENTS = 1 << 21
 
 
+@full_float32
 def tsne_color(
     eigvecs: Any,
     num_sample: int = 2000,

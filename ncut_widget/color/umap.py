@@ -8,10 +8,12 @@ from typing import Any
 import torch
 
 from ..engine.checks import check_int
+from ..engine.precision import full_float32
 from ..progress import ProgressFn, resolve_progress
 from ._common import check_color_inputs, layout_all
 
 
+@full_float32
 def umap_color(
     eigvecs: Any,
     num_sample: int = 5000,

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from .checks import check_int, resolve_device
+from .precision import full_float32
 
 # Nodes the rotation is fitted on: k x k unknowns are fixed by a few thousand spread-out nodes,
 # and the alternation costs O(n_fit * k^2) per step.
@@ -69,6 +70,7 @@ def _initial_rotation(Xn: torch.Tensor, k: int, first: int) -> torch.Tensor:
     return R
 
 
+@full_float32
 @torch.no_grad()
 def axis_align(
     eigenvectors: Any,
@@ -122,6 +124,7 @@ def axis_align(
     return R.float()
 
 
+@full_float32
 @torch.no_grad()
 def kway_ncut(
     eigenvectors: Any,

@@ -20,6 +20,9 @@ Two paths:
 Before either path allocates its quadratic buffers, their size is checked against the memory
 budget (``memory.py``: half of what the device has available, or ``NCUT_WIDGET_MEMORY_BUDGET``);
 beyond it ``fit`` raises a ``MemoryBudgetError`` (a ``ValueError``) saying what would fit.
+
+``fit`` and ``transform`` run their float32 products at full precision even where the session
+lowered it (TF32, or bfloat16 through oneDNN: ``precision.py``), and give the setting back.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from .eigsolve import (
 )
 from .exact import build_bytes, exact_affinity, storage_dtype
 from .memory import check_memory, largest_fitting
+from .precision import full_float32
 from .propagate import check_scan_precision
 from .sampling import farthest_point_sampling
 
@@ -182,6 +186,7 @@ class Ncut:
         self._fit_eigvecs: torch.Tensor | None = None
 
     # ------------------------------------------------------------------ public API
+    @full_float32
     def fit(self, X: Any) -> Ncut:
         """Fit on node features ``X`` ``(N, C)`` (torch tensor or numpy array, any real dtype)."""
         # Values are checked for NaN/Inf by the first pass that reads them all (see below).
@@ -208,6 +213,7 @@ class Ncut:
         self.n_nodes_ = n
         return self
 
+    @full_float32
     def transform(self, X: Any) -> tuple[torch.Tensor, torch.Tensor]:
         """Embed new or fitted nodes ``X`` ``(M, C)``: ``(eigenvectors (M, n_eig), eigenvalues (n_eig,))``.
 

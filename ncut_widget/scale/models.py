@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from ..engine.checks import as_node_matrix, check_int, resolve_device
+from ..engine.precision import full_float32
 from ..progress import ProgressFn, resolve_progress
 from ._deps import is_dask_array
 
@@ -130,6 +131,7 @@ class FittedColoring:
         """The same coloring computing on ``device`` (tensors stay on the CPU until used)."""
         return replace(self, device=_as_device(device))
 
+    @full_float32
     def place(self, eigvecs: Any) -> torch.Tensor:
         """``(N, 3)`` float32 CPU layout of eigenvectors ``(N, K)`` (tensor or array)."""
         Xn = self._unit_rows(eigvecs)
@@ -200,6 +202,7 @@ def _color_function(method: str) -> Callable[..., tuple[torch.Tensor, torch.Tens
     return {"tsne": color.tsne_color, "umap": color.umap_color, "pca": color.pca_color}[method]
 
 
+@full_float32
 def fit_coloring(
     eigvecs: Any,
     method: str = "tsne",

@@ -1,0 +1,103 @@
+"""Full-precision float32 matrix products inside the engine, whatever the session asked for.
+
+A notebook often lowers torch's float32 matmul precision for training:
+``torch.backends.cuda.matmul.allow_tf32 = True``, ``torch.set_float32_matmul_precision("high")``
+(TF32 on a GPU: 10-bit mantissas) or ``"medium"`` (on a CPU with AMX or AVX-512 BF16, oneDNN then
+runs float32 products in bfloat16: 8 bits). The engine's float32 products cannot take that: the
+eigensolver stops on residuals of 1e-5 of the largest eigenvalue, which products rounded to 2^-11
+never reach (it would run to ``eig_max_iter`` and warn), and the scan's float32 re-rank exists to
+undo bfloat16 rounding. The engine asks for bfloat16 explicitly where it wants it (``scan_dtype``).
+
+:func:`ieee_float32` sets every backend that lowers float32 products (cuBLAS, oneDNN) to
+``"ieee"`` for the duration of an engine call and puts back exactly what it found. It writes
+through torch's per-backend ``fp32_precision`` setting (torch >= 2.9): restored through the
+same setting, the state reads back as before through every API, the legacy ``allow_tf32`` and
+``get_float32_matmul_precision()`` included (writing through those instead raises in torch
+2.14 once a session has used the other API). Older torch: ``set_float32_matmul_precision`` and
+``allow_tf32``. A backend already at full precision is not written.
+
+The setting is process-wide: products in other threads during an engine call run at full
+precision too.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, NamedTuple, TypeVar
+
+import torch
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Control(NamedTuple):
+    """One setting that lowers float32 products: how to read it, write it, and its full-precision
+    value. ``full`` also accepts the values that mean full precision already."""
+
+    name: str
+    get: Callable[[], Any]
+    set: Callable[[Any], None]
+    ieee: Any
+    full: tuple[Any, ...]
+
+
+def _attr_control(name: str, owner: Any) -> Control:
+    # "none" defers to torch.backends.fp32_precision, the global default ("ieee" unless set).
+    def get() -> Any:
+        own = owner.fp32_precision
+        return own if own != "none" else f"none:{torch.backends.fp32_precision}"
+
+    def put(value: Any) -> None:
+        owner.fp32_precision = value.split(":", 1)[0] if isinstance(value, str) else value
+
+    return Control(name, get, put, "ieee", ("ieee", "none:ieee", "none:none"))
+
+
+def controls() -> list[Control]:
+    """The settings this torch has that lower float32 matrix products (see the module doc)."""
+    matmul = torch.backends.cuda.matmul
+    if hasattr(matmul, "fp32_precision") and hasattr(torch.backends, "fp32_precision"):
+        return [
+            _attr_control("torch.backends.cuda.matmul.fp32_precision", matmul),
+            _attr_control("torch.backends.mkldnn.matmul.fp32_precision", torch.backends.mkldnn.matmul),
+        ]
+
+    def set_tf32(value: Any) -> None:
+        matmul.allow_tf32 = value
+
+    return [  # torch < 2.9: the global precision (cuBLAS and oneDNN alike) and cuBLAS's own flag
+        Control("torch.get_float32_matmul_precision()", torch.get_float32_matmul_precision,
+                torch.set_float32_matmul_precision, "highest", ("highest",)),
+        Control("torch.backends.cuda.matmul.allow_tf32", lambda: matmul.allow_tf32, set_tf32, False, (False,)),
+    ]
+
+
+@contextmanager
+def ieee_float32(settings: list[Control] | None = None) -> Iterator[None]:
+    """Within the block, float32 matrix products run in full float32 on every backend; after it
+    (also on an exception), each setting it changed is put back as it was. ``settings``: the
+    controls to hold (default :func:`controls`)."""
+    changed: list[tuple[Control, Any]] = []
+    try:
+        for control in controls() if settings is None else settings:
+            before = control.get()
+            if before not in control.full:
+                control.set(control.ieee)
+                changed.append((control, before))
+        yield
+    finally:
+        for control, before in reversed(changed):
+            control.set(before)
+
+
+def full_float32(method: F) -> F:
+    """Decorator: run ``method`` inside :func:`ieee_float32`."""
+
+    @functools.wraps(method)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with ieee_float32():
+            return method(*args, **kwargs)
+
+    return run  # type: ignore[return-value]
