@@ -30,6 +30,7 @@ LOWERINGS = {
     "precision medium": "torch.set_float32_matmul_precision('medium')",
     "global fp32_precision": "torch.backends.fp32_precision = 'tf32'",
     "mkldnn bf16": "torch.backends.mkldnn.matmul.fp32_precision = 'bf16'",
+    "bf16 reduction off": "torch.backends.cuda.matmul.allow_bf16_reduced_precision_reduction = False",
 }
 
 _SCRIPT = """
@@ -46,6 +47,7 @@ def state():
         "global": lambda: torch.backends.fp32_precision,
         "allow_tf32": lambda: torch.backends.cuda.matmul.allow_tf32,
         "matmul_precision": torch.get_float32_matmul_precision,
+        "bf16_reduction": lambda: torch.backends.cuda.matmul.allow_bf16_reduced_precision_reduction,
     }
     out = {}
     for name, read in reads.items():
@@ -93,6 +95,7 @@ def test_fits_run_full_float32_and_give_the_session_its_setting_back(lowering, d
     for inside in got["inside"]:
         assert _full(inside["cuda"], inside["global"]), inside
         assert _full(inside["mkldnn"], inside["global"]), inside
+        assert inside["bf16_reduction"] is False, inside  # bfloat16 products summed in float32
     # Exactly the session's state, through every API (one that raised before still raises).
     assert got["after"] == got["before"]
     # The same products as in a session that never lowered anything (the same rounding, on the

@@ -9,11 +9,12 @@ never reach (it would run to ``eig_max_iter`` and warn), and the scan's float32 
 undo bfloat16 rounding. The engine asks for bfloat16 explicitly where it wants it (``scan_dtype``).
 
 :func:`ieee_float32` sets every backend that lowers float32 products (cuBLAS, oneDNN) to
-``"ieee"`` for the duration of an engine call and puts back exactly what it found. It writes
+``"ieee"`` for the duration of an engine call, and cuBLAS's bfloat16 products to sum in float32
+(``allow_bf16_reduced_precision_reduction``, on by default), and puts back exactly what it found. It writes
 through torch's per-backend ``fp32_precision`` setting (torch >= 2.9): restored through the
 same setting, the state reads back as before through every API, the legacy ``allow_tf32`` and
-``get_float32_matmul_precision()`` included (writing through those instead raises in torch
-2.14 once a session has used the other API). Older torch: ``set_float32_matmul_precision`` and
+``get_float32_matmul_precision()`` included (restored through those instead, a session that had
+used the other API was left with getters that raise, in torch 2.14). Older torch: ``set_float32_matmul_precision`` and
 ``allow_tf32``. A backend already at full precision is not written.
 
 The setting is process-wide: products in other threads during an engine call run at full
@@ -55,22 +56,33 @@ def _attr_control(name: str, owner: Any) -> Control:
     return Control(name, get, put, "ieee", ("ieee", "none:ieee", "none:none"))
 
 
-def controls() -> list[Control]:
-    """The settings this torch has that lower float32 matrix products (see the module doc)."""
+def _flag_control(name: str) -> Control:
+    """A boolean flag of ``torch.backends.cuda.matmul``; ``False`` is full precision."""
     matmul = torch.backends.cuda.matmul
+
+    def put(value: Any) -> None:
+        setattr(matmul, name, value)
+
+    return Control(f"torch.backends.cuda.matmul.{name}", lambda: getattr(matmul, name), put, False, (False,))
+
+
+def controls() -> list[Control]:
+    """The settings this torch has that lower the engine's matrix products (see the module doc)."""
+    matmul = torch.backends.cuda.matmul
+    # cuBLAS may sum a bfloat16 product's split-K partial sums in bfloat16 (on by default): the
+    # engine's explicit bfloat16 products (the scans) are meant to accumulate in float32.
+    reduction = _flag_control("allow_bf16_reduced_precision_reduction")
     if hasattr(matmul, "fp32_precision") and hasattr(torch.backends, "fp32_precision"):
         return [
             _attr_control("torch.backends.cuda.matmul.fp32_precision", matmul),
             _attr_control("torch.backends.mkldnn.matmul.fp32_precision", torch.backends.mkldnn.matmul),
+            reduction,
         ]
-
-    def set_tf32(value: Any) -> None:
-        matmul.allow_tf32 = value
-
     return [  # torch < 2.9: the global precision (cuBLAS and oneDNN alike) and cuBLAS's own flag
         Control("torch.get_float32_matmul_precision()", torch.get_float32_matmul_precision,
                 torch.set_float32_matmul_precision, "highest", ("highest",)),
-        Control("torch.backends.cuda.matmul.allow_tf32", lambda: matmul.allow_tf32, set_tf32, False, (False,)),
+        _flag_control("allow_tf32"),
+        reduction,
     ]
 
 
