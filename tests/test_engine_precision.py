@@ -134,12 +134,16 @@ def test_the_setting_comes_back_when_the_call_raises():
     assert lowered.value == "bf16"
 
 
-def test_the_setting_comes_back_when_a_write_fails_halfway():
-    first, second = _Setting("tf32"), _Setting("tf32")
-    failing = second.control()._replace(set=lambda v: (_ for _ in ()).throw(RuntimeError("read-only")))
-    with pytest.raises(RuntimeError, match="read-only"), ieee_float32([first.control(), failing]):
-        pass
-    assert first.value == "tf32"
+def _raises(*args):
+    raise RuntimeError("torch was not compiled with this backend")
+
+
+def test_a_setting_this_torch_cannot_read_or_write_is_left_alone():
+    held, unwritable, unreadable = _Setting("tf32"), _Setting("tf32"), _Setting("tf32")
+    settings = [unwritable.control()._replace(set=_raises), unreadable.control()._replace(get=_raises), held.control()]
+    with ieee_float32(settings):
+        assert (held.value, unwritable.value, unreadable.value) == ("ieee", "tf32", "tf32")
+    assert held.value == "tf32" and held.writes == ["ieee", "tf32"]
 
 
 @pytest.mark.parametrize(

@@ -90,14 +90,19 @@ def controls() -> list[Control]:
 def ieee_float32(settings: list[Control] | None = None) -> Iterator[None]:
     """Within the block, float32 matrix products run in full float32 on every backend; after it
     (also on an exception), each setting it changed is put back as it was. ``settings``: the
-    controls to hold (default :func:`controls`)."""
+    controls to hold (default :func:`controls`). A setting this build of torch cannot read or
+    write (a backend it was built without) is left alone: it cannot lower anything here."""
     changed: list[tuple[Control, Any]] = []
     try:
         for control in controls() if settings is None else settings:
-            before = control.get()
-            if before not in control.full:
+            try:
+                before = control.get()
+                if before in control.full:
+                    continue
                 control.set(control.ieee)
-                changed.append((control, before))
+            except (AttributeError, RuntimeError):
+                continue
+            changed.append((control, before))
         yield
     finally:
         for control, before in reversed(changed):
