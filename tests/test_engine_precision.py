@@ -19,6 +19,7 @@ from ncut_widget.color import pca_color, tsne_color, umap_color
 from ncut_widget.engine import kway, precision
 from ncut_widget.engine.ncut import Ncut
 from ncut_widget.engine.precision import Control, ieee_float32
+from ncut_widget.engine.synthetic import planted_patch_features
 from ncut_widget.scale.models import FittedColoring, fit_coloring
 
 # How a notebook lowers float32 matmul precision, each applied in a fresh interpreter.
@@ -101,6 +102,29 @@ def test_fits_run_full_float32_and_give_the_session_its_setting_back(lowering, d
     # The same products as in a session that never lowered anything (the same rounding, on the
     # same machine and device; 1e-6 leaves room for a GPU library's choice of kernel).
     assert got["diff"] <= 1e-6
+
+
+def test_engine_calls_under_autocast_compute_in_float32_and_leave_it_on(device):
+    # Under torch.autocast a float32 product comes back in bfloat16: a fit inside one stopped with
+    # "Got unsupported ScalarType BFloat16" on the CPU, and would have lost precision on a GPU.
+    X, _ = planted_patch_features(n_images=4, grids=(16,), dim=96, seed=1)
+    X = X.to(device)
+
+    def run():
+        nys = Ncut(n_eig=8, n_sample=300, device=device).fit_transform(X)
+        exact = Ncut(n_eig=8, n_sample=len(X), device=device).fit_transform(X)
+        seg = kway.kway_ncut(nys[0], 4)
+        rgb = pca_color(nys[0], device=device)[1]
+        return [*nys, *exact, seg.cpu(), rgb]
+
+    plain = run()
+    with torch.autocast(device.type, dtype=torch.bfloat16):
+        cast = run()
+        assert torch.is_autocast_enabled(device.type)  # the caller's context is still on
+    for a, b in zip(plain, cast, strict=True):
+        assert b.dtype == torch.float32
+        # The same products (1e-6 leaves room for a GPU library's choice of kernel).
+        assert float((a - b).abs().max()) <= 1e-6
 
 
 class _Setting:

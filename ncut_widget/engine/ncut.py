@@ -22,7 +22,8 @@ budget (``memory.py``: half of what the device has available, or ``NCUT_WIDGET_M
 beyond it ``fit`` raises a ``MemoryBudgetError`` (a ``ValueError``) saying what would fit.
 
 ``fit`` and ``transform`` run their float32 products at full precision even where the session
-lowered it (TF32, or bfloat16 through oneDNN: ``precision.py``), and give the setting back.
+lowered it (TF32, bfloat16 through oneDNN, ``torch.autocast``: ``precision.py``), and give the
+setting back.
 """
 
 from __future__ import annotations

@@ -18,19 +18,22 @@ used the other API was left with getters that raise, in torch 2.14). Older torch
 ``allow_tf32``. A backend already at full precision is not written.
 
 The setting is process-wide: products in other threads during an engine call run at full
-precision too.
+precision too. :func:`no_autocast` turns ``torch.autocast`` off inside engine calls as well
+(that state is per thread).
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any, NamedTuple, TypeVar
 
 import torch
 
 F = TypeVar("F", bound=Callable[..., Any])
+# Device types whose autocast no_autocast turns off where it is on.
+AUTOCAST_DEVICES = ("cpu", "cuda", "mps", "xpu")
 
 
 class Control(NamedTuple):
@@ -109,12 +112,34 @@ def ieee_float32(settings: list[Control] | None = None) -> Iterator[None]:
             control.set(before)
 
 
+def _autocast_enabled(device_type: str) -> bool:
+    try:
+        return bool(torch.is_autocast_enabled(device_type))
+    except (TypeError, RuntimeError):  # torch < 2.4 takes no device type; an unknown one raises
+        if device_type == "cpu":
+            return torch.is_autocast_cpu_enabled()
+        return device_type == "cuda" and torch.is_autocast_enabled()
+
+
+@contextmanager
+def no_autocast() -> Iterator[None]:
+    """Within the block, autocast is off on every device type it is on for (it is per thread).
+    Under ``torch.autocast`` a float32 product comes back in bfloat16 or float16: the engine's
+    own would lose their precision, and arrays handed to numpy would have a dtype it lacks (a
+    fit inside ``torch.autocast("cpu")`` stopped with ``Got unsupported ScalarType BFloat16``)."""
+    with ExitStack() as stack:
+        for device_type in AUTOCAST_DEVICES:
+            if _autocast_enabled(device_type):
+                stack.enter_context(torch.autocast(device_type, enabled=False))
+        yield
+
+
 def full_float32(method: F) -> F:
-    """Decorator: run ``method`` inside :func:`ieee_float32`."""
+    """Decorator: run ``method`` inside :func:`ieee_float32` and :func:`no_autocast`."""
 
     @functools.wraps(method)
     def run(*args: Any, **kwargs: Any) -> Any:
-        with ieee_float32():
+        with ieee_float32(), no_autocast():
             return method(*args, **kwargs)
 
     return run  # type: ignore[return-value]
