@@ -172,7 +172,7 @@ def test_a_setting_this_torch_cannot_read_or_write_is_left_alone():
 
 @pytest.mark.parametrize(
     "entry",
-    [Ncut.fit, Ncut.transform, tsne_color, umap_color, pca_color, kway.kway_ncut, kway.axis_align,
+    [Ncut.fit, Ncut.transform, tsne_color, umap_color, pca_color, kway.kway_ncut, kway.axis_align, kway.rotate,
      fit_coloring, FittedColoring.place],
     ids=lambda f: f.__qualname__,
 )

@@ -159,6 +159,7 @@ def kway_ncut(
     return rotate(V, R)
 
 
+@full_float32
 @torch.no_grad()
 def rotate(eigenvectors: Any, rotation: torch.Tensor) -> torch.Tensor:
     """``normalize(E[:, :k]) @ R``: the k-way output for a fitted rotation ``R`` ``(k, k)``.
