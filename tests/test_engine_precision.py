@@ -127,6 +127,22 @@ def test_engine_calls_under_autocast_compute_in_float32_and_leave_it_on(device):
         assert float((a - b).abs().max()) <= 1e-6
 
 
+def test_a_float64_default_dtype_changes_nothing_and_is_given_back(device):
+    # Under torch.set_default_dtype(torch.float64) the farthest point sampling drew other random
+    # directions: other anchors, other eigenvectors for the same input and seed.
+    X, _ = planted_patch_features(n_images=4, grids=(16,), dim=96, seed=1)
+    X = X.to(device)
+    plain = Ncut(n_eig=8, n_sample=300, device=device).fit_transform(X)
+    torch.set_default_dtype(torch.float64)
+    try:
+        other = Ncut(n_eig=8, n_sample=300, device=device).fit_transform(X)
+        assert torch.get_default_dtype() == torch.float64
+    finally:
+        torch.set_default_dtype(torch.float32)
+    for a, b in zip(plain, other, strict=True):
+        assert b.dtype == torch.float32 and float((a - b).abs().max()) <= 1e-6
+
+
 class _Setting:
     """A fake precision setting that records its writes."""
 
