@@ -39,7 +39,7 @@ def neighbor_preservation(
         raise ValueError(f"k ({k}) must be below the number of nodes ({n})")
     n_probe = min(check_int(n_probe, "n_probe", minimum=1), n)
     probes = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:n_probe]
-    hits = torch.empty((n_probe, k))
+    hits = torch.empty((n_probe, k), dtype=torch.float32)
     # Probes in blocks: one (block, N) similarity and distance block at a time (~16 MB each),
     # never the (n_probe, N) pair, which is 4 GB per matrix at a million nodes.
     rows = max(1, _BLOCK_ELEMENTS // n)

@@ -223,7 +223,7 @@ def top_eigh(
     Vt = torch.empty((cap, n), dtype=dt, device=dev)
     SVt = torch.empty((cap, n), dtype=dt, device=dev)
     kept = 0
-    Bt = _orthonormal_rows(torch.randn(b, n, generator=gen).to(dev, dt), Vt[:0])
+    Bt = _orthonormal_rows(torch.randn(b, n, generator=gen, dtype=torch.float32).to(dev, dt), Vt[:0])
     prev = None
     products = 0
     # Rayleigh-Ritz after every block, not only at the checks, where it costs less than half a
@@ -235,7 +235,7 @@ def top_eigh(
         size = kept
         next_check = checkpoint  # basis size of this cycle's next Rayleigh-Ritz check
         if not Bt.shape[0]:  # nothing new to extend from: go on from random directions
-            Bt = _orthonormal_rows(torch.randn(b, n, generator=gen).to(dev, dt), Vt[:size])
+            Bt = _orthonormal_rows(torch.randn(b, n, generator=gen, dtype=torch.float32).to(dev, dt), Vt[:size])
         while True:
             r = Bt.shape[0]
             Vt[size : size + r] = Bt
@@ -247,7 +247,7 @@ def top_eigh(
             if not full:
                 Bt = _orthonormal_rows(SVt[size - r : size - r + min(r, room)], Vt[:size])
                 if not Bt.shape[0]:  # span(V) is invariant under A: go on from random directions
-                    Bt = _orthonormal_rows(torch.randn(min(b, room), n, generator=gen).to(dev, dt), Vt[:size])
+                    Bt = _orthonormal_rows(torch.randn(min(b, room), n, generator=gen, dtype=torch.float32).to(dev, dt), Vt[:size])
                 full = not Bt.shape[0]  # nothing left outside span(V)
             at_checkpoint = size >= next_check
             if at_checkpoint:

@@ -60,9 +60,9 @@ def _self_test(fn: Callable[..., None]) -> bool:
     """One small product against float64: a library whose interface differs (another integer
     width) returns garbage here rather than in a fit."""
     gen = torch.Generator().manual_seed(0)
-    A = torch.randn(3, 5, generator=gen).bfloat16()
-    B = torch.randn(5, 4, generator=gen).bfloat16()
-    C = torch.full((3, 4), 7.0)
+    A = torch.randn(3, 5, generator=gen, dtype=torch.float32).bfloat16()
+    B = torch.randn(5, 4, generator=gen, dtype=torch.float32).bfloat16()
+    C = torch.full((3, 4), 7.0, dtype=torch.float32)  # what _call passes as a float pointer
     _call(fn, C, A, B, 1.0)
     want = A.double() @ B.double() + 7.0
     return bool(torch.allclose(C.double(), want, rtol=1e-6, atol=1e-6))

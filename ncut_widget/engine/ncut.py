@@ -357,12 +357,12 @@ class Ncut:
         self.d_gamma_ = mean_w
         self.eigenvalues_ = vals.cpu()
         self.anchor_indices_ = torch.arange(n)
-        self.anchor_mass_ = torch.ones(n)
+        self.anchor_mass_ = torch.ones(n, dtype=torch.float32)
         self.anchor_eigvecs_ = vecs
         self._anchor_feats = P
         self._anchor_degree = deg
         self._fit_eigvecs = vecs.clone()
-        self.denoise_shares_ = torch.zeros(self.n_eig)
+        self.denoise_shares_ = torch.zeros(self.n_eig, dtype=torch.float32)
 
     def _fit_nystrom(self, P: nys.PreparedRows) -> None:
         n, m = P.shape[0], self.n_sample
@@ -407,7 +407,7 @@ class Ncut:
         self._scan_center, self._scan_basis, self._scan_anchors = red.center, red.basis, red.anchors
         if not self.denoise:  # Nystrom's formula: an anchor's values are its cell's
             self._cell_values = self._smoothed = None
-            self.denoise_shares_ = torch.zeros(self.n_eig)
+            self.denoise_shares_ = torch.zeros(self.n_eig, dtype=torch.float32)
             self.anchor_eigvecs_ = fix_signs(F, mass.cpu())
         else:
             # An anchor's own values are the blend of its cell's values and their smoothed

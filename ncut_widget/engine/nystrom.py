@@ -270,7 +270,7 @@ def fit_reduction(anchors: torch.Tensor, distance: str, seed: int, dims: int = S
         return reduction(center, None, anchors, distance)
     A = anchors - center
     gen = torch.Generator().manual_seed(seed)
-    basis = _orthonormal(torch.randn(A.shape[1], dims, generator=gen).to(A.device, A.dtype))
+    basis = _orthonormal(torch.randn(A.shape[1], dims, generator=gen, dtype=torch.float32).to(A.device, A.dtype))
     for _ in range(_POWER_STEPS):
         basis = _orthonormal(A.T @ (A @ basis))
     # Rotated within the subspace so the directions come by decreasing variance (Rayleigh-Ritz on

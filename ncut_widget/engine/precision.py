@@ -17,10 +17,10 @@ same setting, the state reads back as before through every API, the legacy ``all
 used the other API was left with getters that raise, in torch 2.14). Older torch: ``set_float32_matmul_precision`` and
 ``allow_tf32``. A backend already at full precision is not written.
 
-It also holds torch's default dtype at float32 (``torch.set_default_dtype(torch.float64)`` made
-the engine's random draws, and so its anchors, differ). These settings are process-wide: other
-threads' products during an engine call run at full precision too, and their tensors made without
-a dtype are float32. :func:`no_autocast` turns ``torch.autocast`` off inside engine calls as well
+These settings are process-wide: other threads' products during an engine call run at full
+precision too (only ever more precise than asked). torch's default dtype, also process-wide, is
+left alone: the engine names the dtype of every tensor it makes (under a float64 default its
+random draws, and so its anchors, used to differ). :func:`no_autocast` turns ``torch.autocast`` off inside engine calls as well
 (that state is per thread).
 """
 
@@ -77,24 +77,17 @@ def controls() -> list[Control]:
     # cuBLAS may sum a bfloat16 product's split-K partial sums in bfloat16 (on by default): the
     # engine's explicit bfloat16 products (the scans) are meant to accumulate in float32.
     reduction = _flag_control("allow_bf16_reduced_precision_reduction")
-    # The dtype of every tensor made without one (random draws included): under float64 the
-    # farthest point sampling drew other random directions, picked other anchors, and the
-    # same input and seed gave other eigenvectors.
-    default = Control("torch.get_default_dtype()", torch.get_default_dtype, torch.set_default_dtype,
-                      torch.float32, (torch.float32,))
     if hasattr(matmul, "fp32_precision") and hasattr(torch.backends, "fp32_precision"):
         return [
             _attr_control("torch.backends.cuda.matmul.fp32_precision", matmul),
             _attr_control("torch.backends.mkldnn.matmul.fp32_precision", torch.backends.mkldnn.matmul),
             reduction,
-            default,
         ]
     return [  # torch < 2.9: the global precision (cuBLAS and oneDNN alike) and cuBLAS's own flag
         Control("torch.get_float32_matmul_precision()", torch.get_float32_matmul_precision,
                 torch.set_float32_matmul_precision, "highest", ("highest",)),
         _flag_control("allow_tf32"),
         reduction,
-        default,
     ]
 
 

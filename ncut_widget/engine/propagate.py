@@ -258,7 +258,7 @@ def _rerank(
         # A one-time "sparse CSR is in beta" notice; sampled_addmm has been stable since 1.13.
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta", category=UserWarning)
         pattern = torch.sparse_csr_tensor(
-            crow, idx.reshape(-1), torch.zeros(n * s, device=idx.device), size=(n, A.shape[0]),
+            crow, idx.reshape(-1), torch.zeros(n * s, dtype=Q.dtype, device=idx.device), size=(n, A.shape[0]),
             check_invariants=False,
         )
     # Only the n * s sampled dot products, in float32 (SDDMM): ~s/m of a full float32 scan.

@@ -48,7 +48,7 @@ def _principal_projection(
         # against 2.8 ms with AVX2 kernels), the transposed operand on the long side.
         return ((Y * w[:, None]).T @ X).T.sub_(mean[:, None] * Y.sum(dim=0))
 
-    basis = _orthonormal(torch.randn(X.shape[1], dims, generator=gen).to(X.device, X.dtype))
+    basis = _orthonormal(torch.randn(X.shape[1], dims, generator=gen, dtype=torch.float32).to(X.device, X.dtype))
     for _ in range(_POWER_STEPS):
         basis = _orthonormal(rows_t_times(rows_times(basis)))
     return rows_times(basis)
@@ -62,7 +62,7 @@ def _fps_torch(P: torch.Tensor, n_sample: int, first: int) -> torch.Tensor:
     """Plain FPS loop, on ``P``'s device: used when fpsample is missing."""
     n = P.shape[0]
     picked = torch.empty(n_sample, dtype=torch.long, device=P.device)
-    min_d2 = torch.full((n,), float("inf"), device=P.device)
+    min_d2 = torch.full((n,), float("inf"), dtype=P.dtype, device=P.device)
     current = torch.tensor(first, device=P.device)
     for i in range(n_sample):
         picked[i] = current

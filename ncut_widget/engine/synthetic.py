@@ -28,17 +28,17 @@ def planted_patch_features(
     Label 0 is background; parts are ellipses placed per image in unit coordinates.
     """
     gen = torch.Generator().manual_seed(seed)
-    protos = torch.randn(n_parts + 1, dim, generator=gen)
+    protos = torch.randn(n_parts + 1, dim, generator=gen, dtype=torch.float32)
     # A shared offset makes all features positively correlated, like real ViT tokens.
-    common = torch.randn(dim, generator=gen) * 1.5
+    common = torch.randn(dim, generator=gen, dtype=torch.float32) * 1.5
     # Per image: 2-3 ellipses (center, radii, part id) and a smooth low-rank "lighting" field.
     layouts = []
     for _ in range(n_images):
         n_obj = 2 + int(torch.randint(2, (1,), generator=gen))
-        centers = torch.rand(n_obj, 2, generator=gen) * 0.6 + 0.2
-        radii = torch.rand(n_obj, 2, generator=gen) * 0.2 + 0.1
+        centers = torch.rand(n_obj, 2, generator=gen, dtype=torch.float32) * 0.6 + 0.2
+        radii = torch.rand(n_obj, 2, generator=gen, dtype=torch.float32) * 0.2 + 0.1
         parts = torch.randint(1, n_parts + 1, (n_obj,), generator=gen)
-        field = torch.randn(3, dim, generator=gen) * 0.5
+        field = torch.randn(3, dim, generator=gen, dtype=torch.float32) * 0.5
         layouts.append((centers, radii, parts, field))
     feats, labels = [], []
     for g in grids:
@@ -51,7 +51,7 @@ def planted_patch_features(
                 inside = (((pos - c) / r) ** 2).sum(1) <= 1.0
                 lab[inside] = p
             basis = torch.stack([pos[:, 0] - 0.5, pos[:, 1] - 0.5, (pos[:, 0] - 0.5) * (pos[:, 1] - 0.5)], 1)
-            f = protos[lab] + common + basis @ field + noise * torch.randn(g * g, dim, generator=gen)
+            f = protos[lab] + common + basis @ field + noise * torch.randn(g * g, dim, generator=gen, dtype=torch.float32)
             feats.append(f)
             labels.append(lab)
     return torch.cat(feats).float(), torch.cat(labels)

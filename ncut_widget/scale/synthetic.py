@@ -59,5 +59,5 @@ def _planted_block(block: int, n: int, dim: int, images: int, grids: tuple[int, 
     clean = _clean_block(images, grids, dim, seed)
     # A generator of its own per block: reproducible anywhere, global RNG untouched.
     gen = torch.Generator().manual_seed(seed * 1_000_003 + block + 1)
-    out = clean[:n] + noise * torch.randn((n, dim), generator=gen)
+    out = clean[:n] + noise * torch.randn((n, dim), generator=gen, dtype=torch.float32)
     return out.numpy()

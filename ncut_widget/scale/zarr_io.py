@@ -205,7 +205,7 @@ class ZarrResults:
         pils, _ = load_images(files)
         # Results need the node layout, not the features (the store has none): one zero
         # channel per node gives MultiResFeatures the grid shapes at 4 bytes a node.
-        grids = [torch.zeros((len(ids), h, w, 1)) for h, w in self.grid_shapes]
+        grids = [torch.zeros((len(ids), h, w, 1), dtype=torch.float32) for h, w in self.grid_shapes]
         layout = MultiResFeatures.from_grids(
             grids, images=pils, resolutions=self.resolutions, image_names=[self.image_names[i] for i in ids]
         )
