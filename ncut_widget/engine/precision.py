@@ -10,18 +10,19 @@ undo bfloat16 rounding. The engine asks for bfloat16 explicitly where it wants i
 
 :func:`ieee_float32` sets every backend that lowers float32 products (cuBLAS, oneDNN) to
 ``"ieee"`` for the duration of an engine call, and cuBLAS's bfloat16 products to sum in float32
-(``allow_bf16_reduced_precision_reduction``, on by default), and puts back exactly what it found. It writes
-through torch's per-backend ``fp32_precision`` setting (torch >= 2.9): restored through the
-same setting, the state reads back as before through every API, the legacy ``allow_tf32`` and
-``get_float32_matmul_precision()`` included (restored through those instead, a session that had
-used the other API was left with getters that raise, in torch 2.14). Older torch: ``set_float32_matmul_precision`` and
-``allow_tf32``. A backend already at full precision is not written.
+(``allow_bf16_reduced_precision_reduction``, on by default), then puts back exactly what it
+found. It writes through torch's per-backend ``fp32_precision`` setting (torch >= 2.9): restored
+through the same setting, the state reads back as before through every API, the legacy
+``allow_tf32`` and ``get_float32_matmul_precision()`` included (restored through those instead,
+a session that had used the other API was left with getters that raise, in torch 2.14). Older
+torch: ``set_float32_matmul_precision`` and ``allow_tf32``. A backend already at full precision
+is not written.
 
 These settings are process-wide: other threads' products during an engine call run at full
-precision too (only ever more precise than asked). torch's default dtype, also process-wide, is
-left alone: the engine names the dtype of every tensor it makes (under a float64 default its
-random draws, and so its anchors, used to differ). :func:`no_autocast` turns ``torch.autocast`` off inside engine calls as well
-(that state is per thread).
+precision too (only ever more precise than they asked). :func:`no_autocast` turns
+``torch.autocast`` off inside engine calls as well (that state is per thread). torch's default
+dtype, process-wide too, is left alone: the engine names the dtype of every tensor it makes
+(under a float64 default its random draws, and so its anchors, used to differ).
 """
 
 from __future__ import annotations
