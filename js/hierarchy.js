@@ -30,6 +30,7 @@ export function createHierarchy(store, container) {
     strip.hidden = !info;
     if (!info) {
       strip.replaceChildren();
+      delete strip.dataset.node;
       shownFor = null;
       return;
     }
@@ -63,6 +64,9 @@ export function createHierarchy(store, container) {
         button.append(canvas, caption);
         strip.append(button);
       });
+      // Which node the masks show: drawing is deferred a frame after a click, so a reader (or a
+      // test) can tell the strip of this click from the previous one's.
+      strip.dataset.node = String(store.anchor);
     }
     syncPressed();
   }

@@ -144,8 +144,11 @@ def segment_of(labels: np.ndarray, node: int) -> list[int]:
     return np.flatnonzero(labels == labels[node]).tolist()
 
 
-def hierarchy_alphas(dom: WidgetDom, n_levels: int) -> list[np.ndarray]:
-    """Per level of the hierarchy strip, the alpha channel of its mask canvas (flat, row-major)."""
+def hierarchy_alphas(dom: WidgetDom, n_levels: int, node: int) -> list[np.ndarray]:
+    """Per level of the hierarchy strip drawn for ``node``, the alpha channel of its mask canvas
+    (flat, row-major). Waits for the strip of that node: it is redrawn a frame after a click, so
+    until then it still shows the previous click's."""
+    dom.root.locator(f'.ncut-hierarchy[data-node="{node}"]').wait_for()
     levels = dom.root.locator(".ncut-hierarchy .ncut-level")
     levels.nth(n_levels - 1).wait_for()
     assert levels.count() == n_levels

@@ -97,7 +97,7 @@ def test_segments_mode_click_selects_its_segment_and_the_strip_shows_every_level
     assert sorted(dom.selected()) == expected
     _python_selected(probe, expected)
 
-    alphas = hierarchy_alphas(dom, len(ks))
+    alphas = hierarchy_alphas(dom, len(ks), node)
     local = node - dom.meta["resolutions"][res]["offset"] - image * 16 * 16
     for k, alpha in zip(ks, alphas, strict=True):
         grid = masks[k][res][image].reshape(-1)

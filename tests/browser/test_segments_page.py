@@ -81,7 +81,7 @@ def test_the_hierarchy_strip_shows_the_clicked_patch_at_every_level(segments_pag
     node = dom.click_patch(res, image, row, col)
     ks = w.meta["segments"]["ks"]
     # Each mask's opaque pixels are exactly the patches sharing the node's segment at that level.
-    alphas = hierarchy_alphas(dom, len(ks))
+    alphas = hierarchy_alphas(dom, len(ks), node)
     levels = dom.root.locator(".ncut-hierarchy .ncut-level")
     assert [int(v) for v in levels.evaluate_all("els => els.map(e => e.dataset.k)")] == ks
     local = node - w.meta["resolutions"][res]["offset"] - image * 16 * 16
