@@ -114,6 +114,9 @@ def test_borders_outline_exactly_the_segment_boundaries(segments_page) -> None:
     if dom.root.get_by_role("button", name="Segments", exact=True).get_attribute("aria-pressed") != "true":
         dom.root.get_by_role("button", name="Segments", exact=True).click()
     dom.root.get_by_role("button", name="Clear").click()
+    # The earlier tests' selection dims patches until the clear is shown: not part of "before".
+    page.wait_for_function("() => document.querySelector('.ncut').dataset.selected === ''")
+    dom.root.locator(".ncut-summary", has_text="click a point or a patch").wait_for()
     k = int(dom.root.locator(".ncut-value", has_text="segments").inner_text().split()[0])
     res, image = 1, 0
     cell = dom.cell(res, image)
