@@ -20,6 +20,12 @@ from ncut_widget.features.backbones import (
 )
 from ncut_widget.features.backbones.offline import load_offline_vit, onnx_file
 
+# Our torch port and the ONNX graph round float32 differently, and how much depends on the CPU's
+# kernels (AVX2, AVX-512, AMX): on an AVX-512 AMD EPYC (Zen 4) a layer-9 feature of 11.24 came out
+# 1.1e-4 away (1e-5 relative) after the final norm. The relative term covers large activations
+# (up to ~40 there); a wrong preprocessing (bicubic for bilinear) is off by 0.96-1.7.
+ONNX_TOL = {"atol": 1e-4, "rtol": 1e-4}
+
 
 @pytest.fixture(scope="module")
 def vit():
@@ -74,9 +80,9 @@ def test_offline_vit_equals_onnx_graph(vit, onnx_graph, size):
         ours = vit.block_outputs(x, 11)
         feats = vit(x, [11])
     for i in range(12):
-        np.testing.assert_allclose(ours[i].numpy(), blocks[i], atol=1e-4, rtol=0, err_msg=f"block {i}")
+        np.testing.assert_allclose(ours[i].numpy(), blocks[i], **ONNX_TOL, err_msg=f"block {i}")
     h, w = size[0] // 14, size[1] // 14
-    np.testing.assert_allclose(feats[0].numpy(), normed[0, 1:].reshape(h, w, 384), atol=1e-4, rtol=0)
+    np.testing.assert_allclose(feats[0].numpy(), normed[0, 1:].reshape(h, w, 384), **ONNX_TOL)
 
 
 def _layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -103,8 +109,8 @@ def test_extract_features_on_a_photo_matches_onnx_with_seed_preprocessing(onnx_g
     grid = f.grids[0][0].numpy()
     # layer 9 = DINOv2 get_intermediate_layers(norm=True): block 9 through the final norm.
     want9 = _layer_norm(blocks[9][0, 1:], norm_w, norm_b).reshape(16, 16, 384)
-    np.testing.assert_allclose(grid[..., :384], want9, atol=1e-4, rtol=0)
-    np.testing.assert_allclose(grid[..., 384:], normed[0, 1:].reshape(16, 16, 384), atol=1e-4, rtol=0)
+    np.testing.assert_allclose(grid[..., :384], want9, **ONNX_TOL)
+    np.testing.assert_allclose(grid[..., 384:], normed[0, 1:].reshape(16, 16, 384), **ONNX_TOL)
 
 
 def test_weights_are_cached_and_reloaded_without_conversion(tmp_path, monkeypatch, vit):
