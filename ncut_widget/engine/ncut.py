@@ -225,8 +225,11 @@ class Ncut:
         Each row depends only on that row and the fit. Nystrom path: Nystrom's formula over the
         anchors' cells (``nystrom.py``; exactly what ``fit_transform`` gives the fitted nodes; a
         row identical to an anchor gets that anchor's values). Exact path: the Nystrom formula over all fitted nodes,
-        ``v(x) = sum_j w(x, j) u_j / (lambda sqrt(d(x) d_j))``, which gives a fitted node back its
-        own eigenvector entries.
+        ``v(x) = sum_j w(x, j) u_j / (lambda sqrt(d(x) d_j))`` with float32 affinities, which
+        gives a fitted node back its own eigenvector entries to float32 rounding where the fit
+        kept its affinities in float32; where it kept them in 16 bits
+        (:func:`~ncut_widget.engine.exact.storage_dtype`), to their rounding (each affinity
+        within 2^-11 (1 + d / gamma) relative).
         """
         if not hasattr(self, "eigenvalues_"):
             raise ValueError("this Ncut is not fitted yet: call fit(X) or fit_transform(X) first")
